@@ -43,8 +43,15 @@ func TestQuantizeValueGolden(t *testing.T) {
 	if got := QuantizeValue(0.273939937, InvScale(0.00214854861), 0, 0, 255); got != 128 {
 		t.Errorf("reciprocal multiply: got %d, want 128", got)
 	}
-	if got := QuantizeValue(float32(math.Inf(1)), 1, 0, 0, 255); got != 255 {
+	// Beyond the int64 range PyTorch (x86) yields qmin; ordinary large values saturate.
+	if got := QuantizeValue(float32(math.Inf(1)), 1, 0, 0, 255); got != 0 {
 		t.Errorf("+Inf: got %d", got)
+	}
+	if got := QuantizeValue(3.4e38, 1, 3, 0, 255); got != 0 {
+		t.Errorf("3.4e38: got %d", got)
+	}
+	if got := QuantizeValue(1e6, 1, 3, 0, 255); got != 255 {
+		t.Errorf("1e6: got %d", got)
 	}
 	if got := QuantizeValue(float32(math.Inf(-1)), 1, 3, 0, 255); got != 0 {
 		t.Errorf("-Inf: got %d", got)

@@ -1,0 +1,41 @@
+# qgorgonia: make demo | make test | make bench | make golden | make conformance CASES=DIR
+GO ?= go
+PYTHON ?= /usr/bin/python3
+CASES ?= ../shared/conformance/cases
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN ?= $(shell $(GO) env GOPATH)/bin
+
+.PHONY: demo test vet staticcheck bench golden conformance tools
+
+demo:
+	$(GO) run ./examples/quickstart
+
+test: vet
+	$(GO) test ./...
+	$(GO) test -tags purego ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+
+tools:
+	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: tools
+	$(GOBIN)/staticcheck ./...
+
+bench:
+	$(GO) run ./bench -json bench.jsonl
+
+# Regenerates testdata/golden from PyTorch (needs Debian's python3-torch).
+golden:
+	$(PYTHON) scripts/gen_golden.py testdata/golden
+
+# Runs the conformance cases in CASES (a directory of .jsonl files) and
+# scores them with compare.py.
+conformance:
+	@mkdir -p out
+	$(GO) build -o out/qconform ./cmd/qconform
+	cat $(CASES)/*.jsonl > out/cases.jsonl
+	./out/qconform < out/cases.jsonl > out/results.jsonl
+	$(PYTHON) $(CASES)/../compare.py out/cases.jsonl out/results.jsonl || python3 $(CASES)/../compare.py out/cases.jsonl out/results.jsonl
