@@ -29,7 +29,8 @@ bench:
 
 # Regenerates testdata/golden from PyTorch (needs Debian's python3-torch).
 golden:
-	$(PYTHON) scripts/gen_golden.py testdata/golden
+	@$(PYTHON) -c "import torch" 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3-torch)
+	for f in scripts/golden_*.py; do $(PYTHON) $$f || exit 1; done
 
 # Runs the conformance cases in CASES (a directory of .jsonl files) and
 # scores them with compare.py.
