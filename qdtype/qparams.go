@@ -229,7 +229,10 @@ func (q QParams) Validate() error {
 	}
 	for i, s := range q.Scales {
 		if err := ValidScale(s); err != nil {
-			return fmt.Errorf("%w (channel %d)", err, i)
+			if q.PerChannel() {
+				return fmt.Errorf("%w (channel %d)", err, i)
+			}
+			return err
 		}
 	}
 	for i, z := range q.ZeroPoints {
