@@ -104,9 +104,16 @@ func ChooseQuantizationParams(min, max float32, qmin, qmax int64, preserveSparsi
 	if min < 0 && max > 0 && preserveSparsity {
 		symQmin := -((qmax-qmin)/2 + 1)
 		symQmax := (qmax - qmin) / 2
-		maxScale := math.Max(math.Abs(float64(min)/float64(symQmin)), math.Abs(float64(max)/float64(symQmax)))
-		min = float32(maxScale * float64(symQmin))
-		max = float32(maxScale * float64(symQmax))
+		// float32 divisions, as the C++ (float min / int) does; OPS.md
+		// verified this bit for bit against fused_moving_avg_obs_fake_quant.
+		a := float32(math.Abs(float64(min / float32(symQmin))))
+		b := float32(math.Abs(float64(max / float32(symQmax))))
+		maxScale := a
+		if b > a {
+			maxScale = b
+		}
+		min = maxScale * float32(symQmin)
+		max = maxScale * float32(symQmax)
 	}
 	if min > 0 {
 		min = 0

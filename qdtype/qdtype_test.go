@@ -194,3 +194,20 @@ func TestChooseQuantizationParamsGolden(t *testing.T) {
 		t.Error("min > max accepted")
 	}
 }
+
+func TestChooseQuantizationParamsSymmetric(t *testing.T) {
+	// qint8 symmetric weight with min < 0 < max: scale = max(|min|/128, max/127), zp 0
+	// ((qmin+qmax)/2 = -0.5 rounds half to even to -0, i.e. 0).
+	s, z, err := ChooseQuantizationParams(-1, 2, -128, 127, true, false)
+	if err != nil || z != 0 {
+		t.Fatalf("got (%v, %v) %v", s, z, err)
+	}
+	ms := float32(2) / 127
+	if exp := (float64(ms*127) - float64(ms*-128)) / 255; s != exp {
+		t.Errorf("scale %v, want %v", s, exp)
+	}
+	// quint8 symmetric: zp (0+255)/2 = 127.5 rounds to 128.
+	if _, z, _ := ChooseQuantizationParams(-1, 2, 0, 255, true, false); z != 128 {
+		t.Errorf("quint8 symmetric zp %d, want 128", z)
+	}
+}
