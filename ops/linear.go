@@ -269,4 +269,3 @@ func float32Dense(shape []int, data []float32) *tensor.Dense {
 	}
 	return tensor.New(tensor.WithShape(append([]int(nil), shape...)...), tensor.WithBacking(data))
 }
-
