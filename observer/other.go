@@ -312,7 +312,9 @@ func (o *RecordingObserver) Observe(x *tensor.Dense) error {
 
 // Values returns the recorded tensors (get_tensor_value), oldest first.
 // The tensors are the observer's copies; clone them before changing them.
-func (o *RecordingObserver) Values() []*tensor.Dense { return append([]*tensor.Dense(nil), o.values...) }
+func (o *RecordingObserver) Values() []*tensor.Dense {
+	return append([]*tensor.Dense(nil), o.values...)
+}
 
 // CalculateQParams is an error, as in PyTorch.
 func (o *RecordingObserver) CalculateQParams() (qdtype.QParams, error) {
