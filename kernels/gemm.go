@@ -1,14 +1,34 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
+
+//go:generate go run ./internal/gen
+
+// Packed layout. The weights are cut into panels of panelCols output
+// channels (the last panel is narrowed to a multiple of 16 channels). Within
+// a panel, k runs in quads: quad q of channel c holds w[c][4q..4q+3] as 4
+// consecutive bytes, the 4·width bytes of one quad are contiguous, and K is
+// padded with zeros to a multiple of 4. This is the operand order of
+// VPDPBUSD: one 32-bit lane = one channel's 4 consecutive k.
+const (
+	panelCols = 64 // output channels per full panel
+	colGroup  = 16 // panel widths are multiples of this
+	tileLd    = panelCols
+	maxMR     = 12 // most rows any microkernel handles
+)
 
 // PackedWeights is an N×K int8 weight matrix (row j holds output channel j's
 // K weights) packed once for the u8×s8 GEMMs and reused across calls, with
 // each row's sum for zero-point compensation. PyTorch counterpart: the
-// prepacked weights of quantized::linear_prepack / conv_prepack.
+// prepacked weights of quantized::linear_prepack / conv_prepack (FBGEMM's
+// PackBMatrix). The layout is internal and the same for every kernel path.
 type PackedWeights struct {
 	n, k   int
-	w      []int8  // row-major N×K copy (reference layout)
+	k4     int     // ⌈K/4⌉ quads
+	data   []int8  // panels, 64-byte aligned
 	rowSum []int32 // Σ_k w[j][k]
 }
 
@@ -17,15 +37,45 @@ func PackWeights(w []int8, n, k int) *PackedWeights {
 	if n < 0 || k < 0 || len(w) < n*k {
 		panic("kernels: PackWeights: len(w) < n*k")
 	}
-	p := &PackedWeights{n: n, k: k, w: append([]int8(nil), w[:n*k]...), rowSum: make([]int32, n)}
+	k4 := (k + 3) / 4
+	p := &PackedWeights{n: n, k: k, k4: k4, rowSum: make([]int32, n)}
+	size := 0
+	for c0 := 0; c0 < n; c0 += panelCols {
+		size += p.panelWidth(c0) * k4 * 4
+	}
+	p.data = alignedInt8(size)
 	for j := 0; j < n; j++ {
 		var s int32
-		for _, v := range p.w[j*k : (j+1)*k] {
+		row := w[j*k : (j+1)*k]
+		for _, v := range row {
 			s += int32(v)
 		}
 		p.rowSum[j] = s
+		c0 := j / panelCols * panelCols
+		pw := p.panelWidth(c0)
+		base := c0*k4*4 + (j-c0)*4
+		for t, v := range row {
+			p.data[base+(t>>2)*pw*4+t&3] = v
+		}
 	}
 	return p
+}
+
+// alignedInt8 returns a zeroed slice of n bytes starting on a 64-byte
+// boundary, so that no vector load of a panel splits a cache line.
+func alignedInt8(n int) []int8 {
+	buf := make([]int8, n+64)
+	off := int((64 - uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%64) % 64)
+	return buf[off : off+n : off+n]
+}
+
+// panelWidth is the padded width of the panel starting at column c0.
+func (p *PackedWeights) panelWidth(c0 int) int {
+	w := p.n - c0
+	if w >= panelCols {
+		return panelCols
+	}
+	return (w + colGroup - 1) / colGroup * colGroup
 }
 
 // N returns the number of output channels (rows).
@@ -38,7 +88,18 @@ func (p *PackedWeights) K() int { return p.k }
 func (p *PackedWeights) RowSums() []int32 { return p.rowSum }
 
 // Unpack returns a copy of the row-major N×K weights.
-func (p *PackedWeights) Unpack() []int8 { return append([]int8(nil), p.w...) }
+func (p *PackedWeights) Unpack() []int8 {
+	w := make([]int8, p.n*p.k)
+	for j := 0; j < p.n; j++ {
+		c0 := j / panelCols * panelCols
+		pw := p.panelWidth(c0)
+		base := c0*p.k4*4 + (j-c0)*4
+		for t := 0; t < p.k; t++ {
+			w[j*p.k+t] = p.data[base+(t>>2)*pw*4+t&3]
+		}
+	}
+	return w
+}
 
 // Requant describes the requantizing epilogue of GemmU8S8Requant:
 //
@@ -47,7 +108,7 @@ func (p *PackedWeights) Unpack() []int8 { return append([]int8(nil), p.w...) }
 // where rne rounds half to even. Multiplier holds f32(sx·sw[j]/sy) (one
 // value for per-tensor weights, or N), Bias holds f32(bias[j]/sy) (nil for
 // no bias, else N values). [Min, Max] is the output range, raised to
-// [ZeroPoint, Max] for a fused ReLU.
+// [ZeroPoint, Max] for a fused ReLU. |ZeroPoint| must not exceed 2²⁴.
 type Requant struct {
 	Multiplier []float32
 	Bias       []float32
@@ -73,30 +134,15 @@ func checkGemm(m int, a []uint8, lda int, p *PackedWeights, wZP []int32, outLen,
 //
 // for i < m, j < N, where wZP has one entry (per-tensor) or N. a is row-major
 // m×K with row stride lda ≥ K. Accumulators wrap on int32 overflow (the
-// caller keeps K·255·255 within range, as every 8-bit GEMM must).
+// caller keeps K·255·255 within range, as every 8-bit GEMM must); the result
+// is the same on every kernel path and for every thread count.
 func GemmU8S8Acc(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, out []int32, ldc int) {
 	checkGemm(m, a, lda, p, wZP, len(out), ldc, p.n)
-	gemmU8S8AccGeneric(m, a, lda, aZP, p, wZP, out, ldc)
-}
-
-// gemmU8S8AccGeneric is the portable reference of GemmU8S8Acc.
-func gemmU8S8AccGeneric(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, out []int32, ldc int) {
-	k := p.k
-	for i := 0; i < m; i++ {
-		row := a[i*lda : i*lda+k]
-		for j := 0; j < p.n; j++ {
-			zw := wZP[0]
-			if len(wZP) > 1 {
-				zw = wZP[j]
-			}
-			w := p.w[j*k : (j+1)*k]
-			var acc int32
-			for t, av := range row {
-				acc += (int32(av) - aZP) * (int32(w[t]) - zw)
-			}
-			out[i*ldc+j] = acc
-		}
+	if m == 0 || p.n == 0 {
+		return
 	}
+	gemm(&gemmCall{m: m, a: a, lda: lda, aZP: aZP, p: p, wZP: wZP,
+		mode: modeInt32, out: unsafe.Pointer(unsafe.SliceData(out)), ldo: ldc * 4})
 }
 
 // RequantizeValue applies the Requant epilogue to one accumulator of
@@ -110,33 +156,57 @@ func RequantizeValue(acc int32, j int, rq *Requant) int32 {
 	if rq.Bias != nil {
 		v = float32(v + rq.Bias[j])
 	}
+	return requantF32(v, rq.ZeroPoint, rq.Min, rq.Max)
+}
+
+// requantF32 returns clamp(zp + rne(v), lo, hi); NaN and values below −2⁴⁰
+// give lo, values above 2⁴⁰ give hi.
+func requantF32(v float32, zp, lo, hi int32) int32 {
 	r := math.RoundToEven(float64(v))
 	var q int64
 	switch {
 	case r != r || r < -(1<<40):
-		q = int64(rq.Min) - int64(rq.ZeroPoint)
+		q = int64(lo) - int64(zp)
 	case r > 1<<40:
-		q = int64(rq.Max) - int64(rq.ZeroPoint)
+		q = int64(hi) - int64(zp)
 	default:
 		q = int64(r)
 	}
-	q += int64(rq.ZeroPoint)
-	if q < int64(rq.Min) {
-		q = int64(rq.Min)
+	q += int64(zp)
+	if q < int64(lo) {
+		q = int64(lo)
 	}
-	if q > int64(rq.Max) {
-		q = int64(rq.Max)
+	if q > int64(hi) {
+		q = int64(hi)
 	}
 	return int32(q)
 }
 
 // GemmU8S8Requant computes the accumulators of GemmU8S8Acc and requantizes
 // them to uint8 with rq: out[i·ldo+j] = RequantizeValue(acc[i][j], j, rq).
-// rq.Min and rq.Max must lie in [0, 255].
+// rq.Min and rq.Max must lie in [0, 255]. PyTorch counterpart:
+// quantized::linear (FBGEMM's ReQuantizeOutput with a float multiplier).
 func GemmU8S8Requant(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, rq *Requant, out []uint8, ldo int) {
 	checkGemm(m, a, lda, p, wZP, len(out), ldo, p.n)
 	checkRequant(rq, p.n, 0, 255)
-	gemmU8S8RequantGeneric(m, a, lda, aZP, p, wZP, rq, out, ldo)
+	if m == 0 || p.n == 0 {
+		return
+	}
+	gemm(&gemmCall{m: m, a: a, lda: lda, aZP: aZP, p: p, wZP: wZP, rq: rq,
+		mode: modeU8, out: unsafe.Pointer(unsafe.SliceData(out)), ldo: ldo})
+}
+
+// GemmU8S8RequantS8 is GemmU8S8Requant with int8 output:
+// out[i·ldo+j] = int8(RequantizeValue(acc[i][j], j, rq)); rq.Min and rq.Max
+// must lie in [−128, 127].
+func GemmU8S8RequantS8(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, rq *Requant, out []int8, ldo int) {
+	checkGemm(m, a, lda, p, wZP, len(out), ldo, p.n)
+	checkRequant(rq, p.n, -128, 127)
+	if m == 0 || p.n == 0 {
+		return
+	}
+	gemm(&gemmCall{m: m, a: a, lda: lda, aZP: aZP, p: p, wZP: wZP, rq: rq,
+		mode: modeS8, out: unsafe.Pointer(unsafe.SliceData(out)), ldo: ldo})
 }
 
 func checkRequant(rq *Requant, n int, lo, hi int32) {
@@ -146,16 +216,8 @@ func checkRequant(rq *Requant, n int, lo, hi int32) {
 	if rq.Min < lo || rq.Max > hi || rq.Min > rq.Max {
 		panic("kernels: gemm: Requant range outside the output type")
 	}
-}
-
-func gemmU8S8RequantGeneric(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, rq *Requant, out []uint8, ldo int) {
-	acc := make([]int32, p.n)
-	for i := 0; i < m; i++ {
-		gemmU8S8AccGeneric(1, a[i*lda:], lda, aZP, p, wZP, acc, p.n)
-		o := out[i*ldo : i*ldo+p.n]
-		for j, v := range acc {
-			o[j] = uint8(RequantizeValue(v, j, rq))
-		}
+	if rq.ZeroPoint < -1<<24 || rq.ZeroPoint > 1<<24 {
+		panic("kernels: gemm: Requant zero point out of range")
 	}
 }
 
@@ -165,29 +227,16 @@ func gemmU8S8RequantGeneric(m int, a []uint8, lda int, aZP int32, p *PackedWeigh
 //	out[i·ldo+j] = f32(f32(acc[i][j])·scale[j]) + bias[j]
 //
 // where scale holds f32(sx·sw[j]) (1 or N values) and bias is nil or N values.
+// PyTorch counterpart: quantized::linear_dynamic's output stage.
 func GemmU8S8Float(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, scale, bias []float32, out []float32, ldo int) {
 	checkGemm(m, a, lda, p, wZP, len(out), ldo, p.n)
 	if (len(scale) != 1 && len(scale) != p.n) || (bias != nil && len(bias) != p.n) {
 		panic("kernels: GemmU8S8Float: bad scale or bias length")
 	}
-	gemmU8S8FloatGeneric(m, a, lda, aZP, p, wZP, scale, bias, out, ldo)
-}
-
-func gemmU8S8FloatGeneric(m int, a []uint8, lda int, aZP int32, p *PackedWeights, wZP []int32, scale, bias []float32, out []float32, ldo int) {
-	acc := make([]int32, p.n)
-	for i := 0; i < m; i++ {
-		gemmU8S8AccGeneric(1, a[i*lda:], lda, aZP, p, wZP, acc, p.n)
-		o := out[i*ldo : i*ldo+p.n]
-		for j, v := range acc {
-			s := scale[0]
-			if len(scale) > 1 {
-				s = scale[j]
-			}
-			y := float32(float32(v) * s)
-			if bias != nil {
-				y = float32(y + bias[j])
-			}
-			o[j] = y
-		}
+	if m == 0 || p.n == 0 {
+		return
 	}
+	gemm(&gemmCall{m: m, a: a, lda: lda, aZP: aZP, p: p, wZP: wZP,
+		rq:   &Requant{Multiplier: scale, Bias: bias},
+		mode: modeF32, out: unsafe.Pointer(unsafe.SliceData(out)), ldo: ldo * 4})
 }

@@ -1,0 +1,94 @@
+//go:build amd64 && !purego
+
+package kernels
+
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// CPU features, read once. The AVX-512 path needs BW for byte stores and
+// VL for none of its code but is required by every VNNI part anyway.
+var (
+	hasAVX512VNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+	hasAVXVNNI    = cpu.X86.HasAVX2 && cpu.X86.HasAVXVNNI
+	hasAVX2       = cpu.X86.HasAVX2
+)
+
+// platformImpls returns the assembly paths this CPU can run, fastest first.
+func platformImpls() []*gemmImpl {
+	var s []*gemmImpl
+	if hasAVX512VNNI {
+		s = append(s, avx512Impl)
+	}
+	if hasAVXVNNI {
+		s = append(s, avxvnniImpl)
+	}
+	if hasAVX2 {
+		s = append(s, avx2Impl)
+	}
+	return s
+}
+
+// avx512MR[nv] is the tile height for a 16·nv-column panel: 24 or fewer
+// zmm accumulators.
+var avx512MR = [5]int{0, 12, 12, 8, 6}
+
+var avx512Impl = &gemmImpl{
+	name:  "avx512vnni",
+	mrMax: func(cols int) int { return avx512MR[cols/16] },
+	dot: func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
+		dotAVX512VNNI[cols/16][mr](k4, a, lda, b, bstride, c, tileLd*4)
+	},
+	epi: epiAVX512,
+}
+
+// dotYMM runs a 16-column ymm microkernel over each 16-column group of the panel.
+func dotYMM(tab [][]dotFunc) func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
+	return func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
+		f := tab[2][mr]
+		for j := 0; j < cols; j += 16 {
+			f(k4, a, lda, addInt8(b, 4*j), bstride, addInt32(c, j), tileLd*4)
+		}
+	}
+}
+
+var avxvnniImpl = &gemmImpl{
+	name:  "avxvnni",
+	mrMax: func(int) int { return 6 },
+	dot:   dotYMM(dotAVXVNNI),
+	epi:   epiYMM,
+}
+
+var avx2Impl = &gemmImpl{
+	name:  "avx2",
+	mrMax: func(int) int { return 4 },
+	dot:   dotYMM(dotAVX2),
+	epi:   epiYMM,
+}
+
+// epiYMM runs the AVX2 epilogue on whole groups of 8 columns and the Go one
+// on the rest.
+func epiYMM(e *epiArgs) {
+	if e.cols >= 8 {
+		epiAVX2(e)
+	}
+	if e.cols&7 != 0 {
+		epiGeneric(e, e.cols&^7)
+	}
+}
+
+// epiAVX512 applies the epilogue of epiGeneric to the whole tile with
+// AVX-512 (masked loads and stores for the column tail).
+//
+//go:noescape
+func epiAVX512(e *epiArgs)
+
+// epiAVX2 applies the epilogue of epiGeneric to columns [0, cols&^7) with AVX2.
+//
+//go:noescape
+func epiAVX2(e *epiArgs)
+func addInt8(p *int8, n int) *int8    { return (*int8)(unsafe.Add(unsafe.Pointer(p), n)) }
+func addInt32(p *int32, n int) *int32 { return (*int32)(unsafe.Add(unsafe.Pointer(p), 4*n)) }

@@ -1,0 +1,244 @@
+package kernels
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// Output modes of the GEMM epilogue.
+const (
+	modeInt32 = iota // int32 accumulators
+	modeU8           // requantized uint8
+	modeS8           // requantized int8
+	modeF32          // float32 (dynamic quantization)
+)
+
+// gemmCall is one validated GEMM call: the arguments of the public entry
+// points plus what the driver derives from them.
+type gemmCall struct {
+	m   int
+	a   []uint8
+	lda int
+	aZP int32
+	p   *PackedWeights
+	wZP []int32
+	rq  *Requant // multiplier/bias (scale/bias for modeF32); nil for modeInt32
+	// mode selects the epilogue; out points at element (0,0) and ldo is the
+	// output row stride in bytes.
+	mode int
+	out  unsafe.Pointer
+	ldo  int
+
+	// Derived once per call, shared read-only by the workers.
+	colComp []int32   // −aZP·Σw[j] + K·aZP·zw[j]
+	zw      []int32   // zw[j], nil when every weight zero point is 0
+	rowSumA []int32   // Σ_k a[i][k], only when zw != nil
+	mult    []float32 // N multipliers
+	bias    []float32 // nil or N
+	ap      []uint8   // a, or a copy padded to a multiple of 4 columns
+	alda    int       // row stride of ap
+}
+
+// epiArgs is the epilogue's view of one tile; every field is 8 bytes wide
+// because the assembly reads them by offset.
+type epiArgs struct {
+	c       *int32         // 0: raw tile, row stride tileLd int32s
+	rows    int            // 8
+	cols    int            // 16: valid output columns (≤ panelCols)
+	colComp *int32         // 24
+	zw      *int32         // 32: nil → no Σa term
+	rowSum  *int32         // 40: Σa of the tile's first row
+	mode    int            // 48
+	out     unsafe.Pointer // 56: output element (row 0, col 0) of the tile
+	ldo     int            // 64: output row stride, bytes
+	mult    *float32       // 72
+	bias    *float32       // 80: nil → no bias
+	zp      int64          // 88
+	min     int64          // 96
+	max     int64          // 104
+}
+
+// minWorkPerThread is the number of MACs below which another goroutine
+// costs more than it saves.
+const minWorkPerThread = 1 << 19
+
+// aPool recycles the padded copies of A made when K is not a multiple of 4.
+var aPool = sync.Pool{New: func() any { return new([]uint8) }}
+
+func gemm(g *gemmCall) {
+	im := activeImpl()
+	p := g.p
+	n, k := p.n, p.k
+	g.colComp = make([]int32, n)
+	allZero := true
+	for _, z := range g.wZP {
+		if z != 0 {
+			allZero = false
+		}
+	}
+	if !allZero {
+		g.zw = make([]int32, n)
+		for j := range g.zw {
+			g.zw[j] = g.wZP[0]
+			if len(g.wZP) > 1 {
+				g.zw[j] = g.wZP[j]
+			}
+		}
+	}
+	if g.aZP != 0 {
+		kz := int32(k) * g.aZP
+		for j := range g.colComp {
+			c := -g.aZP * p.rowSum[j]
+			if g.zw != nil {
+				c += kz * g.zw[j]
+			}
+			g.colComp[j] = c
+		}
+	}
+	if g.rq != nil {
+		g.mult = g.rq.Multiplier
+		if len(g.mult) == 1 && n > 1 {
+			g.mult = make([]float32, n)
+			for j := range g.mult {
+				g.mult[j] = g.rq.Multiplier[0]
+			}
+		}
+		g.bias = g.rq.Bias
+	}
+
+	g.ap, g.alda = g.a, g.lda
+	var pooled *[]uint8
+	if k%4 != 0 {
+		// The kernels read whole k-quads; copy A into rows padded with zeros
+		// (whose products with the zero weight padding vanish).
+		pooled = aPool.Get().(*[]uint8)
+		g.alda = p.k4 * 4
+		if cap(*pooled) < g.m*g.alda {
+			*pooled = make([]uint8, g.m*g.alda)
+		}
+		g.ap = (*pooled)[:g.m*g.alda]
+		for i := 0; i < g.m; i++ {
+			row := g.ap[i*g.alda : (i+1)*g.alda]
+			copy(row, g.a[i*g.lda:i*g.lda+k])
+			clear(row[k:])
+		}
+	}
+	if g.zw != nil {
+		g.rowSumA = make([]int32, g.m)
+		for i := range g.rowSumA {
+			g.rowSumA[i] = sumU8(g.a[i*g.lda : i*g.lda+k])
+		}
+	}
+
+	panels := (n + panelCols - 1) / panelCols
+	nt := Threads()
+	if w := g.m * n * k / minWorkPerThread; w < nt {
+		nt = max(w, 1)
+	}
+	if nt <= 1 {
+		g.run(im, 0, g.m, 0, panels)
+	} else if panels >= 2*nt || g.m < nt*maxMR {
+		// Split the panels: each worker streams its share of B once.
+		var wg sync.WaitGroup
+		for t := 1; t < nt; t++ {
+			wg.Add(1)
+			go func(t int) {
+				defer wg.Done()
+				g.run(im, 0, g.m, panels*t/nt, panels*(t+1)/nt)
+			}(t)
+		}
+		g.run(im, 0, g.m, 0, panels/nt)
+		wg.Wait()
+	} else {
+		// Split the rows in multiples of 24 (a multiple of every MR).
+		blocks := (g.m + 23) / 24
+		var wg sync.WaitGroup
+		for t := 1; t < nt; t++ {
+			wg.Add(1)
+			go func(t int) {
+				defer wg.Done()
+				g.run(im, min(g.m, blocks*t/nt*24), min(g.m, blocks*(t+1)/nt*24), 0, panels)
+			}(t)
+		}
+		g.run(im, 0, min(g.m, blocks/nt*24), 0, panels)
+		wg.Wait()
+	}
+	if pooled != nil {
+		aPool.Put(pooled)
+	}
+}
+
+// run computes output rows [i0, i1) of panels [p0, p1): for each panel and
+// each block of rows, a microkernel fills a raw int32 tile and the
+// epilogue compensates zero points and stores it in the output type.
+func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
+	if i0 >= i1 || p0 >= p1 {
+		return
+	}
+	var tile [maxMR * tileLd]int32
+	p := g.p
+	elem := 4
+	if g.mode == modeU8 || g.mode == modeS8 {
+		elem = 1
+	}
+	e := epiArgs{c: &tile[0], colComp: nil, mode: g.mode, ldo: g.ldo}
+	if g.rq != nil {
+		e.zp, e.min, e.max = int64(g.rq.ZeroPoint), int64(g.rq.Min), int64(g.rq.Max)
+	}
+	for pi := p0; pi < p1; pi++ {
+		c0 := pi * panelCols
+		pw := p.panelWidth(c0)
+		cols := min(panelCols, p.n-c0)
+		var b *int8
+		if p.k4 > 0 {
+			b = &p.data[c0*p.k4*4]
+		}
+		mrMax := im.mrMax(pw)
+		e.cols = cols
+		e.colComp = &g.colComp[c0]
+		if g.zw != nil {
+			e.zw = &g.zw[c0]
+		}
+		if g.mult != nil {
+			e.mult = &g.mult[c0]
+		}
+		if g.bias != nil {
+			e.bias = &g.bias[c0]
+		}
+		for i := i0; i < i1; i += mrMax {
+			mr := min(mrMax, i1-i)
+			if p.k4 > 0 {
+				im.dot(mr, pw, p.k4, &g.ap[i*g.alda], g.alda, b, pw*4, &tile[0])
+			} else {
+				clear(tile[:mr*tileLd])
+			}
+			e.rows = mr
+			if g.zw != nil {
+				e.rowSum = &g.rowSumA[i]
+			}
+			e.out = unsafe.Add(g.out, i*g.ldo+c0*elem)
+			im.epi(&e)
+		}
+	}
+}
+
+// sumU8 returns Σ a[i] (wrapping in int32), eight bytes at a time.
+func sumU8(a []uint8) int32 {
+	var total uint64
+	i := 0
+	for i+8 <= len(a) {
+		// Sum up to 128 words in 16-bit lanes before folding.
+		var s uint64
+		end := min(len(a)&^7, i+8*128)
+		for ; i < end; i += 8 {
+			x := uint64(a[i]) | uint64(a[i+1])<<8 | uint64(a[i+2])<<16 | uint64(a[i+3])<<24 |
+				uint64(a[i+4])<<32 | uint64(a[i+5])<<40 | uint64(a[i+6])<<48 | uint64(a[i+7])<<56
+			s += x&0x00ff00ff00ff00ff + (x>>8)&0x00ff00ff00ff00ff
+		}
+		total += s&0xffff + (s>>16)&0xffff + (s>>32)&0xffff + s>>48
+	}
+	for ; i < len(a); i++ {
+		total += uint64(a[i])
+	}
+	return int32(total)
+}

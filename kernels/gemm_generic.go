@@ -1,0 +1,89 @@
+package kernels
+
+import "unsafe"
+
+// genericImpl is the portable Go path, the twin of the assembly ones. It
+// uses the same packed layout, tiles and epilogue contract.
+var genericImpl = &gemmImpl{
+	name:  "generic",
+	mrMax: func(int) int { return 4 },
+	dot:   dotGeneric,
+	epi:   func(e *epiArgs) { epiGeneric(e, 0) },
+}
+
+// dotGeneric is the Go loop every dotFunc implements:
+//
+//	c[r·tileLd+j] = Σ_{q<k4} Σ_{t<4} int32(a[r·lda+4q+t])·int32(b[q·bstride+4j+t])
+func dotGeneric(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
+	as := unsafe.Slice(a, (mr-1)*lda+k4*4)
+	bs := unsafe.Slice(b, (k4-1)*bstride+cols*4)
+	cs := unsafe.Slice(c, mr*tileLd)
+	if k4 == 0 {
+		for r := 0; r < mr; r++ {
+			clear(cs[r*tileLd : r*tileLd+cols])
+		}
+		return
+	}
+	for r := 0; r < mr; r++ {
+		acc := cs[r*tileLd : r*tileLd+cols]
+		clear(acc)
+		row := as[r*lda : r*lda+k4*4]
+		for q := 0; q < k4; q++ {
+			a0, a1, a2, a3 := int32(row[4*q]), int32(row[4*q+1]), int32(row[4*q+2]), int32(row[4*q+3])
+			bq := bs[q*bstride : q*bstride+cols*4]
+			for j := range acc {
+				w := bq[4*j : 4*j+4]
+				acc[j] += a0*int32(w[0]) + a1*int32(w[1]) + a2*int32(w[2]) + a3*int32(w[3])
+			}
+		}
+	}
+}
+
+// epiGeneric applies the epilogue to columns [j0, e.cols) of the tile:
+//
+//	acc = c[r][j] + colComp[j] − zw[j]·rowSum[r]
+//
+// then stores acc (modeInt32), requantF32(f32(f32(acc)·mult[j]) + bias[j])
+// (modeU8, modeS8) or f32(f32(acc)·mult[j]) + bias[j] (modeF32).
+func epiGeneric(e *epiArgs, j0 int) {
+	c := unsafe.Slice(e.c, e.rows*tileLd)
+	cc := unsafe.Slice(e.colComp, e.cols)
+	var zw, rs []int32
+	if e.zw != nil {
+		zw = unsafe.Slice(e.zw, e.cols)
+		rs = unsafe.Slice(e.rowSum, e.rows)
+	}
+	var mult, bias []float32
+	if e.mode != modeInt32 {
+		mult = unsafe.Slice(e.mult, e.cols)
+		if e.bias != nil {
+			bias = unsafe.Slice(e.bias, e.cols)
+		}
+	}
+	zp, lo, hi := int32(e.zp), int32(e.min), int32(e.max)
+	for r := 0; r < e.rows; r++ {
+		row := unsafe.Add(e.out, r*e.ldo)
+		for j := j0; j < e.cols; j++ {
+			acc := c[r*tileLd+j] + cc[j]
+			if zw != nil {
+				acc -= zw[j] * rs[r]
+			}
+			if e.mode == modeInt32 {
+				*(*int32)(unsafe.Add(row, 4*j)) = acc
+				continue
+			}
+			v := float32(float32(acc) * mult[j])
+			if bias != nil {
+				v = float32(v + bias[j])
+			}
+			switch e.mode {
+			case modeU8:
+				*(*uint8)(unsafe.Add(row, j)) = uint8(requantF32(v, zp, lo, hi))
+			case modeS8:
+				*(*int8)(unsafe.Add(row, j)) = int8(requantF32(v, zp, lo, hi))
+			default:
+				*(*float32)(unsafe.Add(row, 4*j)) = v
+			}
+		}
+	}
+}

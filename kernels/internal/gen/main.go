@@ -1,0 +1,314 @@
+// Command gen writes the u8×s8 GEMM microkernels of package kernels:
+// gemm_kernels_amd64.s (Go assembly) and gemm_kernels_amd64.go (their
+// declarations and dispatch tables). Run it with `go generate` in kernels.
+//
+// Every microkernel computes a raw tile of dot products over packed k-quads
+//
+//	c[r·ldc/4+j] = Σ_q Σ_t int32(a[r·lda+4q+t]) · int32(b[q·bstride+4j+t])
+//
+// for r < MR, j < NC, q < k4, with wrapping int32 accumulation. The variants
+// differ only in MR, NC and the instruction set, so they are generated here
+// rather than written by hand.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+)
+
+// isa describes one instruction-set family of microkernels.
+type isa struct {
+	name    string // suffix of the function names
+	vecCols int    // int32 output columns per vector register
+	maxNV   int    // vectors per row the kernel covers (NC = maxNV·vecCols... by table)
+	mrMax   []int  // mrMax[nv] = largest MR generated for nv vectors (index 0 unused)
+	require string
+}
+
+var isas = []isa{
+	{name: "AVX512VNNI", vecCols: 16, maxNV: 4, mrMax: []int{0, 12, 12, 8, 6}, require: "AVX512F, AVX512BW, AVX512_VNNI"},
+	{name: "AVXVNNI", vecCols: 8, maxNV: 2, mrMax: []int{0, 0, 6}, require: "AVX, AVX2, AVX_VNNI (VEX-encoded VPDPBUSD, emitted as bytes)"},
+	{name: "AVX2", vecCols: 8, maxNV: 2, mrMax: []int{0, 0, 4}, require: "AVX, AVX2"},
+}
+
+type writer struct{ bytes.Buffer }
+
+func (w *writer) p(format string, args ...any) { fmt.Fprintf(&w.Buffer, format+"\n", args...) }
+
+func fname(is isa, mr, nv int) string {
+	return fmt.Sprintf("dotU8S8_%dx%dc4_%s", mr, nv*is.vecCols, is.name)
+}
+
+// rowAddr returns the Go-asm address of row r's current k-quad, plus disp.
+// Rows are reached from four bases (SI, R9, R10, R11 = a + {0,3,6,9}·lda)
+// and the lda register DX scaled by 1 or 2.
+func rowAddr(r, disp int) string {
+	bases := []string{"SI", "R9", "R10", "R11"}
+	b := bases[r/3]
+	d := ""
+	if disp != 0 {
+		d = fmt.Sprint(disp)
+	}
+	switch r % 3 {
+	case 0:
+		return fmt.Sprintf("%s(%s)", d, b)
+	case 1:
+		return fmt.Sprintf("%s(%s)(DX*1)", d, b)
+	default:
+		return fmt.Sprintf("%s(%s)(DX*2)", d, b)
+	}
+}
+
+func prologue(w *writer, is isa, mr, nv int) {
+	w.p("// func %s(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)", fname(is, mr, nv))
+	w.p("// Requires: %s", is.require)
+	w.p("TEXT ·%s(SB), NOSPLIT, $0-56", fname(is, mr, nv))
+	w.p("\tMOVQ k4+0(FP), CX")
+	w.p("\tMOVQ a+8(FP), SI")
+	w.p("\tMOVQ lda+16(FP), DX")
+	w.p("\tMOVQ b+24(FP), BX")
+	w.p("\tMOVQ bstride+32(FP), R8")
+	if mr > 3 {
+		w.p("\tLEAQ (DX)(DX*2), R12")
+		w.p("\tLEAQ (SI)(R12*1), R9")
+	}
+	if mr > 6 {
+		w.p("\tLEAQ (R9)(R12*1), R10")
+	}
+	if mr > 9 {
+		w.p("\tLEAQ (R10)(R12*1), R11")
+	}
+}
+
+func advanceA(w *writer, mr, by int) {
+	bases := []string{"SI", "R9", "R10", "R11"}
+	for i := 0; i < (mr+2)/3; i++ {
+		w.p("\tADDQ $%d, %s", by, bases[i])
+	}
+}
+
+// genAVX512 emits an MR×(16·NV) kernel: accumulators Z0–Z23 (two sets when
+// the tile is too small to hide VPDPBUSD's 4-cycle latency), B in Z24–Z27,
+// the broadcast A quad in Z31.
+func genAVX512(w *writer, is isa, mr, nv int) {
+	sets := 1
+	if mr*nv < 8 {
+		sets = 2
+	}
+	acc := func(s, r, v int) string { return fmt.Sprintf("Z%d", s*mr*nv+r*nv+v) }
+	prologue(w, is, mr, nv)
+	for s := 0; s < sets; s++ {
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				w.p("\tVPXORD %s, %s, %s", acc(s, r, v), acc(s, r, v), acc(s, r, v))
+			}
+		}
+	}
+	step := func(s int, bAddr func(v int) string, disp int) {
+		for v := 0; v < nv; v++ {
+			w.p("\tVMOVDQU32 %s, Z%d", bAddr(v), 24+v)
+		}
+		for r := 0; r < mr; r++ {
+			w.p("\tVPBROADCASTD %s, Z31", rowAddr(r, disp))
+			for v := 0; v < nv; v++ {
+				w.p("\tVPDPBUSD Z%d, Z31, %s", 24+v, acc(s, r, v))
+			}
+		}
+	}
+	b0 := func(v int) string { return fmt.Sprintf("%d(BX)", 64*v) }
+	b1 := func(v int) string { return fmt.Sprintf("%d(BX)(R8*1)", 64*v) }
+	l := fname(is, mr, nv)
+	if sets == 2 {
+		w.p("\tMOVQ CX, R13")
+		w.p("\tSHRQ $1, R13")
+		w.p("\tJZ %s_tail", l)
+		w.p("%s_loop2:", l)
+		step(0, b0, 0)
+		step(1, b1, 4)
+		advanceA(w, mr, 8)
+		w.p("\tLEAQ (BX)(R8*2), BX")
+		w.p("\tDECQ R13")
+		w.p("\tJNZ %s_loop2", l)
+		w.p("%s_tail:", l)
+		w.p("\tTESTQ $1, CX")
+		w.p("\tJZ %s_sum", l)
+		step(0, b0, 0)
+		w.p("%s_sum:", l)
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				w.p("\tVPADDD %s, %s, %s", acc(1, r, v), acc(0, r, v), acc(0, r, v))
+			}
+		}
+	} else {
+		w.p("\tTESTQ CX, CX")
+		w.p("\tJZ %s_store", l)
+		w.p("%s_loop:", l)
+		step(0, b0, 0)
+		advanceA(w, mr, 4)
+		w.p("\tADDQ R8, BX")
+		w.p("\tDECQ CX")
+		w.p("\tJNZ %s_loop", l)
+	}
+	w.p("%s_store:", l)
+	w.p("\tMOVQ c+40(FP), DI")
+	w.p("\tMOVQ ldc+48(FP), R13")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			w.p("\tVMOVDQU32 %s, %d(DI)", acc(0, r, v), 64*v)
+		}
+		if r < mr-1 {
+			w.p("\tADDQ R13, DI")
+		}
+	}
+	w.p("\tVZEROUPPER")
+	w.p("\tRET")
+	w.p("")
+}
+
+// vexDPBUSD encodes the VEX.256 form of VPDPBUSD ymmD, ymmU, ymmS
+// (D += u8(U)·s8(S)), which the Go assembler cannot write.
+func vexDPBUSD(d, u, s int) string {
+	b2 := 0x02 | 0x40 // X̄ = 1, map 0F38
+	if d < 8 {
+		b2 |= 0x80
+	}
+	if s < 8 {
+		b2 |= 0x20
+	}
+	b3 := ((^u)&15)<<3 | 1<<2 | 0x01
+	modrm := 0xC0 | (d&7)<<3 | s&7
+	return fmt.Sprintf("BYTE $0xC4; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x50; BYTE $0x%02X // VPDPBUSD Y%d, Y%d, Y%d (VEX)", b2, b3, modrm, s, u, d)
+}
+
+// genYMM emits an MR×16 kernel on 16 ymm registers: accumulators Y0–Y11
+// (MR·2 of them), B in Y12–Y13, the A quad broadcast in Y14 (and, for AVX2,
+// temporaries Y13–Y15 and the constants described below).
+func genYMM(w *writer, is isa, mr int) {
+	nv := 2
+	prologue(w, is, mr, nv)
+	acc := func(r, v int) int { return r*nv + v }
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			w.p("\tVPXOR Y%d, Y%d, Y%d", acc(r, v), acc(r, v), acc(r, v))
+		}
+	}
+	l := fname(is, mr, nv)
+	if is.name == "AVX2" {
+		// Y10 = int16 ones, Y11 = 0x7f bytes. Accumulators Y0–Y7, B Y8–Y9.
+		w.p("\tMOVL $0x00010001, AX")
+		w.p("\tMOVQ AX, X10")
+		w.p("\tVPBROADCASTD X10, Y10")
+		w.p("\tMOVL $0x7f7f7f7f, AX")
+		w.p("\tMOVQ AX, X11")
+		w.p("\tVPBROADCASTD X11, Y11")
+	}
+	w.p("\tTESTQ CX, CX")
+	w.p("\tJZ %s_store", l)
+	w.p("%s_loop:", l)
+	if is.name == "AVX2" {
+		w.p("\tVMOVDQU (BX), Y8")
+		w.p("\tVMOVDQU 32(BX), Y9")
+		for r := 0; r < mr; r++ {
+			// a = lo + hi with lo = a&0x7f and hi ∈ {0, 128}: VPMADDUBSW cannot
+			// saturate on either half (|pair| ≤ 2·128·128 = 32768 only at
+			// hi·(−128) pairs, which give exactly −32768).
+			w.p("\tVPBROADCASTD %s, Y12", rowAddr(r, 0))
+			w.p("\tVPAND Y11, Y12, Y13")
+			w.p("\tVPXOR Y13, Y12, Y12")
+			for v := 0; v < nv; v++ {
+				w.p("\tVPMADDUBSW Y%d, Y13, Y14", 8+v)
+				w.p("\tVPMADDWD Y10, Y14, Y14")
+				w.p("\tVPADDD Y14, Y%d, Y%d", acc(r, v), acc(r, v))
+				w.p("\tVPMADDUBSW Y%d, Y12, Y15", 8+v)
+				w.p("\tVPMADDWD Y10, Y15, Y15")
+				w.p("\tVPADDD Y15, Y%d, Y%d", acc(r, v), acc(r, v))
+			}
+		}
+	} else {
+		w.p("\tVMOVDQU (BX), Y12")
+		w.p("\tVMOVDQU 32(BX), Y13")
+		for r := 0; r < mr; r++ {
+			w.p("\tVPBROADCASTD %s, Y14", rowAddr(r, 0))
+			for v := 0; v < nv; v++ {
+				w.p("\t%s", vexDPBUSD(acc(r, v), 14, 12+v))
+			}
+		}
+	}
+	advanceA(w, mr, 4)
+	w.p("\tADDQ R8, BX")
+	w.p("\tDECQ CX")
+	w.p("\tJNZ %s_loop", l)
+	w.p("%s_store:", l)
+	w.p("\tMOVQ c+40(FP), DI")
+	w.p("\tMOVQ ldc+48(FP), R13")
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			w.p("\tVMOVDQU Y%d, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < mr-1 {
+			w.p("\tADDQ R13, DI")
+		}
+	}
+	w.p("\tVZEROUPPER")
+	w.p("\tRET")
+	w.p("")
+}
+
+const header = "// Code generated by go run ./internal/gen; DO NOT EDIT.\n\n"
+
+func main() {
+	dir := flag.String("dir", ".", "output directory (the kernels package)")
+	flag.Parse()
+	var s, g writer
+	s.WriteString(header)
+	s.p("//go:build amd64 && !purego")
+	s.p("")
+	s.p("#include \"textflag.h\"")
+	s.p("")
+	g.WriteString(header)
+	g.p("//go:build amd64 && !purego")
+	g.p("")
+	g.p("package kernels")
+	g.p("")
+	for _, is := range isas {
+		for nv := 1; nv <= is.maxNV; nv++ {
+			for mr := 1; mr <= is.mrMax[nv]; mr++ {
+				if is.name == "AVX512VNNI" {
+					genAVX512(&s, is, mr, nv)
+				} else {
+					genYMM(&s, is, mr)
+				}
+				g.p("// %s computes an %d×%d raw dot-product tile (see dotFunc).", fname(is, mr, nv), mr, nv*is.vecCols)
+				g.p("//")
+				g.p("//go:noescape")
+				g.p("func %s(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)", fname(is, mr, nv))
+				g.p("")
+			}
+		}
+		g.p("// dot%s[nv][mr] is the %s microkernel for mr rows and nv·%d columns.", is.name, is.name, is.vecCols)
+		g.p("var dot%s = [][]dotFunc{", is.name)
+		for nv := 0; nv <= is.maxNV; nv++ {
+			if is.mrMax[nv] == 0 {
+				g.p("\tnil,")
+				continue
+			}
+			g.p("\t{nil,")
+			for mr := 1; mr <= is.mrMax[nv]; mr++ {
+				g.p("\t\t%s,", fname(is, mr, nv))
+			}
+			g.p("\t},")
+		}
+		g.p("}")
+		g.p("")
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "gemm_kernels_amd64.s"), s.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "gemm_kernels_amd64.go"), g.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
