@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
-	"github.com/qgorgonia/qgorgonia/qdtype"
 	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/tensor"
 )
@@ -71,12 +70,15 @@ func convTranspose(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale
 	if err != nil {
 		return nil, err
 	}
-	y := qtensor.NewDense(qdtype.QUInt8Dtype, outShape(n, p.cout, out, dims))
+	y, err := qtensor.Empty(outShape(n, p.cout, out, dims), qp)
+	if err != nil {
+		return nil, fmt.Errorf("ops: %s: %w", op, err)
+	}
 	if n > 0 {
 		g := p.geom(in[0], in[1], in[2], out[0], out[1], out[2])
-		convTransposeForward(g, p, n, xd, zx, rq, y.Uint8s())
+		convTransposeForward(g, p, n, xd, zx, rq, y.Dense().Uint8s())
 	}
-	return qtensor.New(y, qp)
+	return y, nil
 }
 
 // convTransposeForward runs a validated transposed convolution of n NCDHW

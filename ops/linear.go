@@ -117,15 +117,18 @@ func linear(op string, x *qtensor.QTensor, p *PackedLinear, scale float64, zeroP
 		return nil, err
 	}
 	outShape := append(append([]int{}, shape[:len(shape)-1]...), p.n)
-	out := qtensor.NewDense(qdtype.QUInt8Dtype, outShape)
+	y, err := qtensor.Empty(outShape, qp)
+	if err != nil {
+		return nil, fmt.Errorf("ops: %s: %w", op, err)
+	}
 	m := 1
 	for _, d := range shape[:len(shape)-1] {
 		m *= d
 	}
 	if m > 0 && p.n > 0 {
-		kernels.GemmU8S8Requant(m, xd, p.k, zx, p.packed, p.wZP, rq, out.Uint8s(), p.n)
+		kernels.GemmU8S8Requant(m, xd, p.k, zx, p.packed, p.wZP, rq, y.Dense().Uint8s(), p.n)
 	}
-	return qtensor.New(out, qp)
+	return y, nil
 }
 
 // requantFor builds the requantizing epilogue for input scale sx, weight
@@ -247,7 +250,11 @@ func biasDense(b []float32) *tensor.Dense {
 }
 
 func cloneQ(q *qtensor.QTensor) *qtensor.QTensor {
-	d := qtensor.NewDense(q.Dtype(), q.Shape())
+	c, err := qtensor.Empty(q.Shape(), q.QParams())
+	if err != nil {
+		panic("ops: cloning a valid QTensor failed: " + err.Error())
+	}
+	d := c.Dense()
 	switch q.Dtype() {
 	case qdtype.QUInt8Dtype:
 		copy(d.Uint8s(), q.Dense().Uint8s())
@@ -255,10 +262,6 @@ func cloneQ(q *qtensor.QTensor) *qtensor.QTensor {
 		copy(d.Int8s(), q.Dense().Int8s())
 	default:
 		copy(d.Int32s(), q.Dense().Int32s())
-	}
-	c, err := qtensor.New(d, q.QParams())
-	if err != nil {
-		panic("ops: cloning a valid QTensor failed: " + err.Error())
 	}
 	return c
 }
