@@ -192,6 +192,8 @@ func finput(g *gorgonia.ExprGraph, name string, d *tensor.Dense) *gorgonia.Node 
 	return gorgonia.NewTensor(g, tensor.Float32, d.Dims(), gorgonia.WithShape(d.Shape()...), gorgonia.WithName(name), gorgonia.WithValue(c))
 }
 
-func mustQP(dt tensor.Dtype, s float64, zp int64) qdtype.QParams { return qdtype.MustPerTensor(dt, s, zp) }
+func mustQP(dt tensor.Dtype, s float64, zp int64) qdtype.QParams {
+	return qdtype.MustPerTensor(dt, s, zp)
+}
 
 var _ = fmt.Sprint
