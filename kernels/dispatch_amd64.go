@@ -2,7 +2,6 @@
 
 package kernels
 
-
 import (
 	"unsafe"
 

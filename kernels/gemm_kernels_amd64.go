@@ -320,4 +320,3 @@ var dotAVX2 = [][]dotFunc{
 		dotU8S8_4x16c4_AVX2,
 	},
 }
-

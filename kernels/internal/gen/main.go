@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"go/format"
 	"log"
 	"os"
 	"path/filepath"
@@ -24,7 +25,7 @@ import (
 type isa struct {
 	name    string // suffix of the function names
 	vecCols int    // int32 output columns per vector register
-	maxNV   int    // vectors per row the kernel covers (NC = maxNV·vecCols... by table)
+	maxNV   int    // most vector registers per row of the tile
 	mrMax   []int  // mrMax[nv] = largest MR generated for nv vectors (index 0 unused)
 	require string
 }
@@ -308,7 +309,11 @@ func main() {
 	if err := os.WriteFile(filepath.Join(*dir, "gemm_kernels_amd64.s"), s.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(*dir, "gemm_kernels_amd64.go"), g.Bytes(), 0o644); err != nil {
+	src, err := format.Source(g.Bytes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "gemm_kernels_amd64.go"), src, 0o644); err != nil {
 		log.Fatal(err)
 	}
 }
