@@ -97,8 +97,8 @@ func MaxPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d) {
 //	m   = f32(scaleRatio / div)
 //
 // where scaleRatio = inScale/outScale (a float64, as PyTorch computes it),
-// div = divisor when divisor > 0, else the window's extent clipped to the
-// padded input when countIncludePad, else size. The sum is exact; there is
+// div = divisor when divisor ≠ 0 (divisor_override), else the window's
+// extent clipped to the padded input when countIncludePad, else size. The sum is exact; there is
 // one rounding, half to even, after the zero point is added.
 func AvgPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d, countIncludePad bool, divisor int, inZP, outZP int32, scaleRatio float64) {
 	lo, hi := codeRange[T]()
@@ -119,7 +119,7 @@ func AvgPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d, cou
 				size := (h1 - h0) * (w1 - w0)
 				div := size
 				switch {
-				case divisor > 0:
+				case divisor != 0:
 					div = divisor
 				case countIncludePad:
 					div = poolSize
@@ -195,7 +195,7 @@ func AvgPool3d[T Code](dst, src []T, n, c, id, ih, iw, od, oh, ow int, w Window3
 						if countIncludePad {
 							div = poolSize
 						}
-						if divisor > 0 {
+						if divisor != 0 {
 							div = divisor
 						}
 						acc := -inZP * int32(size)
@@ -326,7 +326,9 @@ type bilinearTap struct {
 // bilinearTaps follows PyTorch's area_pixel_compute_scale and
 // area_pixel_compute_source_index in float32: with align corners the source
 // is f32(step·f32(d)), step = f32(in−1)/f32(out−1) (0 when out = 1);
-// without, f32(f64(step)·(d+0.5) − 0.5) clamped below at 0.
+// without, f32(f32(step·f32(d+0.5)) − 0.5) clamped below at 0, all in
+// float32 (PyTorch 1.13's scalar_t arithmetic; a float64 intermediate
+// differs on ties).
 func bilinearTaps(in, out int, alignCorners bool, scale float64) []bilinearTap {
 	var step float32
 	if alignCorners {
@@ -342,7 +344,7 @@ func bilinearTaps(in, out int, alignCorners bool, scale float64) []bilinearTap {
 		if alignCorners {
 			r = step * float32(d)
 		} else {
-			r = float32(float64(step)*(float64(d)+0.5) - 0.5)
+			r = float32(step*float32(float32(d)+0.5)) - 0.5
 			if r < 0 {
 				r = 0
 			}
