@@ -143,8 +143,10 @@ func sumBlock(x, out []float32, inBase, outBase int, d0, d1 iterDim) {
 	default:
 		// scalar_outer_sum
 		j := 0
-		for ; j+3 < size1; j++ {
-			out[outBase+j*outStride] += cascadeSum(seq(inBase+j*in1, in0), size0)
+		for ; j+3 < size1; j += 4 {
+			for c := j; c < j+4; c++ {
+				out[outBase+c*outStride] += cascadeSum(seq(inBase+c*in1, in0), size0)
+			}
 		}
 		for ; j < size1; j++ {
 			out[outBase+j*outStride] += rowSum(seq(inBase+j*in1, in0), size0)
