@@ -70,6 +70,41 @@ func (g gQ) qtensor(t *testing.T) *QTensor {
 	return q
 }
 
+// gFull is a quantized tensor with either qscheme.
+type gFull struct {
+	Dtype      string    `json:"dtype"`
+	Shape      []int     `json:"shape"`
+	Data       []int64   `json:"data"`
+	QScheme    string    `json:"qscheme"`
+	Scale      float64   `json:"scale"`
+	ZeroPoint  int64     `json:"zero_point"`
+	Scales     []float64 `json:"scales"`
+	ZeroPoints []int64   `json:"zero_points"`
+	Axis       int       `json:"axis"`
+}
+
+func (g gFull) full(t *testing.T) *QTensor {
+	t.Helper()
+	dt, err := qdtype.ParseDtype(g.Dtype)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qp qdtype.QParams
+	if g.QScheme == "per_channel_affine" {
+		qp, err = qdtype.PerChannel(dt, g.Scales, g.ZeroPoints, g.Axis)
+	} else {
+		qp, err = qdtype.PerTensor(dt, g.Scale, g.ZeroPoint)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := FromInts(g.Shape, g.Data, qp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
 type golden struct {
 	Torch             string `json:"torch"`
 	QuantizePerTensor []struct {
@@ -121,6 +156,12 @@ type golden struct {
 		Values  []int64 `json:"values"`
 		Indices []int64 `json:"indices"`
 	} `json:"topk"`
+	Views []struct {
+		X    gFull         `json:"x"`
+		Op   string        `json:"op"`
+		Args []interface{} `json:"args"`
+		Out  gFull         `json:"out"`
+	} `json:"views"`
 	Compare []struct {
 		Op    string  `json:"op"`
 		A     gQ      `json:"a"`

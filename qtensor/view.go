@@ -182,7 +182,10 @@ func subChannels(op string, qp qdtype.QParams, start, step, count, axis int) (qd
 // torch.Tensor.select. dim and index may be negative (counting from the
 // end). Errors: a 0-dim tensor, dim or index out of range. Selecting along a
 // per-channel tensor's axis gives a per-tensor tensor with that channel's
-// scale and zero point.
+// scale and zero point; selecting before the axis shifts it down by one and
+// selecting after it keeps it. (PyTorch 1.13 shifts the axis down for a
+// selection after it too, which leaves a tensor whose dequantize() fails;
+// we keep the correct axis.)
 func (q *QTensor) Select(dim, index int) (*QTensor, error) {
 	shape := q.d.Shape()
 	r := len(shape)

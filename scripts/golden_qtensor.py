@@ -171,6 +171,61 @@ for name, fn in ops.items():
         cmps.append({"op": name, "a": qjson(a, "qint8", s1, z1), "other": other, "shape": list(r.shape), "out": r.flatten().tolist()})
 out["compare"] = cmps
 
+# view-like ops on per-tensor and per-channel tensors: shapes, integers
+# and the resulting qparams (per-channel select/slice rules).
+def qfull(q):
+    d = {"shape": list(q.shape), "data": ints(q), "dtype": str(q.dtype).replace("torch.", "")}
+    if q.qscheme() == torch.per_tensor_affine:
+        d.update(qscheme="per_tensor_affine", scale=q.q_scale(), zero_point=q.q_zero_point())
+    else:
+        d.update(qscheme="per_channel_affine", scales=q.q_per_channel_scales().tolist(),
+                 zero_points=q.q_per_channel_zero_points().tolist(), axis=q.q_per_channel_axis())
+    return d
+
+
+def pc_tensor(shape, axis, dtype="qint8"):
+    c = shape[axis]
+    scales = torch.empty(c, dtype=torch.float64).uniform_(0.01, 0.5).to(torch.float32).to(torch.float64)
+    zps = torch.randint(-10, 10, (c,)) if dtype == "qint8" else torch.randint(0, 20, (c,))
+    return torch.quantize_per_channel(torch.randn(shape) * 3, scales, zps, axis, DT[dtype])
+
+
+views = []
+pt, _, _ = rand_q([3, 4, 5], "quint8")
+pt2, _, _ = rand_q([3, 1, 5], "qint8")
+pc = pc_tensor([3, 4, 5], 1)
+calls = [
+    (pt, "reshape", [[5, -1, 3]], lambda q: q.reshape(5, -1, 3)),
+    (pt, "flatten", [1, 2], lambda q: torch.flatten(q, 1, 2)),
+    (pt, "select", [1, -2], lambda q: q.select(1, -2)),
+    (pt, "slice", [2, -4, 100, 2], lambda q: q[:, :, -4:100:2]),
+    (pt, "slice", [0, -100, -1, 1], lambda q: q[-100:-1]),
+    (pt, "slice", [1, 3, 1, 1], lambda q: q[:, 3:1]),
+    (pt, "narrow", [2, -3, 2], lambda q: torch.narrow(q, 2, -3, 2)),
+    (pt2, "expand", [[2, 3, 4, -1]], lambda q: q.expand(2, 3, 4, -1)),
+    (pt, "transpose", [0, 2], lambda q: q.transpose(0, 2)),
+    (pt, "permute", [[2, 0, 1]], lambda q: q.permute(2, 0, 1)),
+    (pt, "as_strided", [[2, 3], [7, 2], 3], lambda q: torch.as_strided(q, (2, 3), (7, 2), 3)),
+    (pt2, "squeeze", [], lambda q: q.squeeze()),
+    (pt, "unsqueeze", [-1], lambda q: q.unsqueeze(-1)),
+    (pt, "index_select", [1, [3, 0, 3]], lambda q: torch.index_select(q, 1, torch.tensor([3, 0, 3]))),
+    (pc, "select", [1, 2], lambda q: q.select(1, 2)),
+    (pc, "select", [0, 1], lambda q: q.select(0, 1)),
+    (pc, "select", [2, -1], lambda q: q.select(2, -1)),
+    (pc, "slice", [1, 1, 3, 1], lambda q: q[:, 1:3]),
+    (pc, "slice", [1, 0, 4, 3], lambda q: q[:, 0:4:3]),
+    (pc, "slice", [1, 2, 3, 1], lambda q: q[:, 2:3]),
+    (pc, "slice", [2, 1, 4, 2], lambda q: q[:, :, 1:4:2]),
+    (pc, "narrow", [1, 1, 2], lambda q: torch.narrow(q, 1, 1, 2)),
+    (pc, "unsqueeze", [0], lambda q: q.unsqueeze(0)),
+    (pc, "unsqueeze", [2], lambda q: q.unsqueeze(2)),
+]
+for q, name, args, fn in calls:
+    views.append({"x": qfull(q), "op": name, "args": args, "out": qfull(fn(q))})
+pcs = pc_tensor([3, 1, 4], 2)
+views.append({"x": qfull(pcs), "op": "squeeze", "args": [], "out": qfull(pcs.squeeze())})
+out["views"] = views
+
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qtensor", "testdata", "golden_qtensor.json")
 with open(path, "w") as f:
     json.dump({"torch": torch.__version__, "generator": "scripts/golden_qtensor.py", **out}, f, separators=(",", ":"))
