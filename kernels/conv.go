@@ -1,7 +1,5 @@
 package kernels
 
-import "math"
-
 // ConvGeom describes a grouped 3-D convolution over inputs of Groups·Cg
 // channels and D×H×W positions, producing O = Groups·Og channels of
 // OD×OH×OW positions. 1-D and 2-D convolutions use D = KD = OD = 1 (and
@@ -48,6 +46,17 @@ func (g *ConvGeom) check() {
 		g.DD < 1 || g.DH < 1 || g.DW < 1 || g.PD < 0 || g.PH < 0 || g.PW < 0 ||
 		g.D < 0 || g.H < 0 || g.W < 0 || g.OD < 0 || g.OH < 0 || g.OW < 0 {
 		panic("kernels: conv: bad geometry")
+	}
+}
+
+// checkForward also checks that every tap of every output position lies
+// within the padded input, as a forward convolution's output size ensures.
+func (g *ConvGeom) checkForward() {
+	g.check()
+	for _, d := range [][5]int{{g.OD, g.SD, g.KD, g.DD, g.D + 2*g.PD}, {g.OH, g.SH, g.KH, g.DH, g.H + 2*g.PH}, {g.OW, g.SW, g.KW, g.DW, g.W + 2*g.PW}} {
+		if d[0] > 0 && (d[0]-1)*d[1]+(d[2]-1)*d[3] >= d[4] {
+			panic("kernels: conv: output size exceeds the padded input")
+		}
 	}
 }
 
@@ -105,7 +114,7 @@ func NHWCToNCHW(dst, src []uint8, n, c, hw int) {
 // fall into the padding hold xZP. Group g's GEMM operand is col[g·KGroup():]
 // with row stride Groups·KGroup().
 func Im2ColNHWC(g *ConvGeom, n int, x []uint8, xZP uint8, col []uint8) {
-	g.check()
+	g.checkForward()
 	cg, kg := g.Cg(), g.KGroup()
 	row := g.Groups * kg
 	inImg := g.InSpatial() * g.C
@@ -134,9 +143,12 @@ func Im2ColNHWC(g *ConvGeom, n int, x []uint8, xZP uint8, col []uint8) {
 									}
 								} else {
 									src := img[((id*g.H+ih)*g.W+iw)*g.C:]
-									if g.Groups == 1 {
+									switch {
+									case cg == 1 && g.Groups == 1:
+										dst[t] = src[0]
+									case g.Groups == 1:
 										copy(dst[t*cg:(t+1)*cg], src[:cg])
-									} else {
+									default:
 										for gr := 0; gr < g.Groups; gr++ {
 											copy(dst[gr*kg+t*cg:gr*kg+(t+1)*cg], src[gr*cg:(gr+1)*cg])
 										}
@@ -181,40 +193,20 @@ func ConvWeightsToGemm(g *ConvGeom, w []int8, group int) []int8 {
 	return out
 }
 
-// tapRange returns the output indices [lo, hi) whose input index
-// o·s − p + k·d lies in [0, n), for o in [0, on).
-func tapRange(on, s, p, kd, n int) (lo, hi int) {
-	off := kd - p // input index = o·s + off
-	lo = 0
-	if off < 0 {
-		lo = (-off + s - 1) / s
-	}
-	// o·s + off ≤ n−1  ⇔  o ≤ (n−1−off)/s
-	if n-1-off < 0 {
-		return 0, 0
-	}
-	hi = (n-1-off)/s + 1
-	if hi > on {
-		hi = on
-	}
-	if lo > hi {
-		lo = hi
-	}
-	return lo, hi
-}
-
 // ConvDirectNCHW computes a grouped convolution of n channel-major (NCDHW)
 // images directly, without im2col, and requantizes it into out (NCDHW):
 //
 //	acc[i][o][p] = Σ_{c ∈ group(o), taps} (x − xZP)·(w[o][c][tap] − wZP[o])
 //	out[i][o][p] = RequantizeValue(acc, o, rq)
 //
-// w has PyTorch's (O, Cg, KD, KH, KW) layout; wZP holds 1 or O entries. The
-// kernel walks whole output rows per tap, so it suits convolutions with few
-// input channels per group (depthwise, C = 1); its results are identical to
-// the im2col + GEMM path.
+// w has PyTorch's (O, Cg, KD, KH, KW) layout; wZP holds 1 or O entries. Each
+// input plane is widened once into a zero-padded int32 plane of x − xZP,
+// and each output row then accumulates whole rows per tap with no bounds
+// tests, so the kernel suits convolutions with few input channels per group
+// (depthwise ones above all). Its results are identical to the im2col +
+// GEMM path.
 func ConvDirectNCHW(g *ConvGeom, n int, x []uint8, xZP int32, w []int8, wZP []int32, rq *Requant, out []uint8) {
-	g.check()
+	g.checkForward()
 	cg, og, taps := g.Cg(), g.Og(), g.Taps()
 	inPlane, outPlane := g.InSpatial(), g.OutSpatial()
 	if len(x) < n*g.C*inPlane || len(out) < n*g.O*outPlane || len(w) < g.O*cg*taps {
@@ -224,65 +216,100 @@ func ConvDirectNCHW(g *ConvGeom, n int, x []uint8, xZP int32, w []int8, wZP []in
 		panic("kernels: ConvDirectNCHW: wZP must have 1 or O entries")
 	}
 	checkRequant(rq, g.O, 0, 255)
-	acc := make([]int32, outPlane)
-	wv := make([]int32, cg*taps)
+	// Weights minus their zero points, (O, Cg, taps).
+	wv := make([]int32, g.O*cg*taps)
 	for o := 0; o < g.O; o++ {
 		zw := wZP[0]
 		if len(wZP) > 1 {
 			zw = wZP[o]
 		}
 		for t, v := range w[o*cg*taps : (o+1)*cg*taps] {
-			wv[t] = int32(v) - zw
+			wv[o*cg*taps+t] = int32(v) - zw
 		}
-		grp := o / og
-		for i := 0; i < n; i++ {
+	}
+	pd, ph, pw := g.D+2*g.PD, g.H+2*g.PH, g.W+2*g.PW
+	padded := make([]int32, pd*ph*pw)
+	acc := make([]int32, og*outPlane)
+	for i := 0; i < n; i++ {
+		for gr := 0; gr < g.Groups; gr++ {
 			for j := range acc {
 				acc[j] = 0
 			}
 			for c := 0; c < cg; c++ {
-				plane := x[(i*g.C+grp*cg+c)*inPlane : (i*g.C+grp*cg+c+1)*inPlane]
-				convPlaneAcc(g, plane, xZP, wv[c*taps:(c+1)*taps], acc)
+				ci := gr*cg + c
+				padPlane(g, x[(i*g.C+ci)*inPlane:(i*g.C+ci+1)*inPlane], xZP, padded, pd, ph, pw)
+				for o := 0; o < og; o++ {
+					oc := gr*og + o
+					directPlane(g, padded, ph, pw, wv[(oc*cg+c)*taps:(oc*cg+c+1)*taps], acc[o*outPlane:(o+1)*outPlane])
+				}
 			}
-			RequantizeRow(acc, o, rq, out[(i*g.O+o)*outPlane:(i*g.O+o+1)*outPlane])
+			for o := 0; o < og; o++ {
+				oc := gr*og + o
+				RequantizeRow(acc[o*outPlane:(o+1)*outPlane], oc, rq, out[(i*g.O+oc)*outPlane:(i*g.O+oc+1)*outPlane])
+			}
 		}
 	}
 }
 
-// convPlaneAcc adds one input plane's contribution to one output plane:
-// acc[od][oh][ow] += Σ_taps (plane[id][ih][iw] − xZP)·wv[tap].
-func convPlaneAcc(g *ConvGeom, plane []uint8, xZP int32, wv []int32, acc []int32) {
-	t := 0
-	for kd := 0; kd < g.KD; kd++ {
-		d0, d1 := tapRange(g.OD, g.SD, g.PD, kd*g.DD, g.D)
-		for kh := 0; kh < g.KH; kh++ {
-			h0, h1 := tapRange(g.OH, g.SH, g.PH, kh*g.DH, g.H)
-			for kw := 0; kw < g.KW; kw++ {
-				wt := wv[t]
-				t++
-				if wt == 0 {
-					continue
-				}
-				w0, w1 := tapRange(g.OW, g.SW, g.PW, kw*g.DW, g.W)
-				if w0 >= w1 {
-					continue
-				}
-				offW := kw*g.DW - g.PW
-				for od := d0; od < d1; od++ {
-					id := od*g.SD - g.PD + kd*g.DD
-					for oh := h0; oh < h1; oh++ {
-						ih := oh*g.SH - g.PH + kh*g.DH
-						src := plane[(id*g.H+ih)*g.W:]
-						dst := acc[(od*g.OH+oh)*g.OW : (od*g.OH+oh+1)*g.OW]
-						if g.SW == 1 {
-							s := src[w0+offW : w1+offW]
-							d := dst[w0:w1]
-							for j, v := range s {
-								d[j] += (int32(v) - xZP) * wt
+// padPlane writes x − xZP into the interior of a zero-padded pd×ph×pw plane.
+func padPlane(g *ConvGeom, x []uint8, xZP int32, padded []int32, pd, ph, pw int) {
+	for j := range padded {
+		padded[j] = 0
+	}
+	for d := 0; d < g.D; d++ {
+		for h := 0; h < g.H; h++ {
+			src := x[(d*g.H+h)*g.W : (d*g.H+h+1)*g.W]
+			dst := padded[((d+g.PD)*ph+h+g.PH)*pw+g.PW:]
+			dst = dst[:len(src)]
+			for j, v := range src {
+				dst[j] = int32(v) - xZP
+			}
+		}
+	}
+}
+
+// directPlane adds one padded input plane's contribution, with the taps'
+// weights wv, to one output plane acc.
+func directPlane(g *ConvGeom, padded []int32, ph, pw int, wv []int32, acc []int32) {
+	ow := g.OW
+	for od := 0; od < g.OD; od++ {
+		for oh := 0; oh < g.OH; oh++ {
+			dst := acc[(od*g.OH+oh)*ow : (od*g.OH+oh+1)*ow]
+			t := 0
+			for kd := 0; kd < g.KD; kd++ {
+				id := od*g.SD + kd*g.DD
+				for kh := 0; kh < g.KH; kh++ {
+					row := padded[((id*ph)+oh*g.SH+kh*g.DH)*pw:]
+					kw := 0
+					if g.SW == 1 {
+						for ; kw+3 <= g.KW; kw += 3 {
+							w0, w1, w2 := wv[t], wv[t+1], wv[t+2]
+							t += 3
+							o0 := kw * g.DW
+							s0 := row[o0 : o0+ow]
+							s1 := row[o0+g.DW : o0+g.DW+ow]
+							s2 := row[o0+2*g.DW : o0+2*g.DW+ow]
+							for j := range dst {
+								dst[j] += s0[j]*w0 + s1[j]*w1 + s2[j]*w2
 							}
-						} else {
-							for ow := w0; ow < w1; ow++ {
-								dst[ow] += (int32(src[ow*g.SW+offW]) - xZP) * wt
+						}
+						for ; kw < g.KW; kw++ {
+							w0 := wv[t]
+							t++
+							s0 := row[kw*g.DW : kw*g.DW+ow]
+							for j := range dst {
+								dst[j] += s0[j] * w0
 							}
+						}
+						continue
+					}
+					for ; kw < g.KW; kw++ {
+						w0 := wv[t]
+						t++
+						s0 := row[kw*g.DW:]
+						s0 = s0[:(ow-1)*g.SW+1]
+						for j := range dst {
+							dst[j] += s0[j*g.SW] * w0
 						}
 					}
 				}
@@ -299,30 +326,31 @@ func RequantizeRow(acc []int32, j int, rq *Requant, out []uint8) {
 		mult = rq.Multiplier[j]
 	}
 	var bias float32
-	hasBias := rq.Bias != nil
-	if hasBias {
+	if rq.Bias != nil {
 		bias = rq.Bias[j]
 	}
-	zp := float64(rq.ZeroPoint)
-	lo, hi := float64(rq.Min), float64(rq.Max)
+	zp, lo, hi := rq.ZeroPoint, rq.Min, rq.Max
 	out = out[:len(acc)]
 	for i, a := range acc {
-		v := float32(float32(a) * mult)
-		if hasBias {
-			v = float32(v + bias)
-		}
-		// |v| < 2^40 here keeps r + zp exact; larger values clamp alike.
-		r := math.RoundToEven(float64(v)) + zp
+		// Adding 0 for "no bias" is exact (it only turns −0 into +0).
+		v := float32(float32(float32(a)*mult) + bias)
+		var q int32
 		switch {
-		case !(r >= lo): // also NaN, as RequantizeValue does
-			out[i] = uint8(rq.Min)
-		case r > hi:
-			out[i] = uint8(rq.Max)
+		case v >= 1<<22: // beyond every int8 output: saturate (also +Inf)
+			q = hi
+		case !(v > -(1 << 22)): // likewise, and NaN, as RequantizeValue does
+			q = lo
 		default:
-			out[i] = uint8(int32(r))
+			// In float32, (v + 1.5·2²³) − 1.5·2²³ rounds v to an integer,
+			// ties to even, for |v| < 2²².
+			q = int32(float32(float32(v+rneMagic)-rneMagic)) + zp
+			q = min(max(q, lo), hi)
 		}
+		out[i] = uint8(q)
 	}
 }
+
+const rneMagic = float32(1.5 * (1 << 23))
 
 // ConvTransposeScatterNHWC adds the GEMM result of one group of a
 // transposed convolution into the channel-minor (NDHWC) accumulator acc of
