@@ -63,27 +63,29 @@ func nodePort(op, what string, n *gorgonia.Node) (port, error) {
 // quantPort is nodePort for an input that must be quantized, with one of
 // the dtypes dts (any quantized dtype if dts is empty).
 func quantPort(op, what string, n *gorgonia.Node, dts ...tensor.Dtype) (port, error) {
-	p, err := nodePort(op, what, n)
-	if err != nil {
-		return port{}, err
-	}
-	if !p.quant {
-		return port{}, fmt.Errorf("nodes: %s: %s has dtype %s, want a quantized dtype", op, what, qdtype.Name(p.dt))
-	}
-	if len(dts) == 0 {
-		return p, nil
-	}
-	names := ""
+	want := "a quantized dtype"
 	for i, dt := range dts {
-		if p.dt == dt {
-			return p, nil
+		if i == 0 {
+			want = qdtype.Name(dt)
+		} else {
+			want += " or " + qdtype.Name(dt)
 		}
-		if i > 0 {
-			names += " or "
-		}
-		names += qdtype.Name(dt)
 	}
-	return port{}, fmt.Errorf("nodes: %s: %s has dtype %s, want %s", op, what, qdtype.Name(p.dt), names)
+	if n != nil {
+		// Check the dtype first: a float node has no qparams to look up.
+		dt, err := nodeDtype(n)
+		if err != nil {
+			return port{}, fmt.Errorf("nodes: %s: %s: %w", op, what, err)
+		}
+		ok := qdtype.IsQuantized(dt) && len(dts) == 0
+		for _, d := range dts {
+			ok = ok || dt == d
+		}
+		if !ok {
+			return port{}, fmt.Errorf("nodes: %s: %s has dtype %s, want %s", op, what, qdtype.Name(dt), want)
+		}
+	}
+	return nodePort(op, what, n)
 }
 
 // floatPort is nodePort for an input that must be float32.

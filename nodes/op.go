@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -250,7 +251,7 @@ func (o *Op) run(inputs []gorgonia.Value) (out *tensor.Dense, err error) {
 	}
 	res, err := o.fn(args)
 	if err != nil {
-		return nil, err
+		return nil, o.wrap(err)
 	}
 	if o.out.quant {
 		if res.q == nil {
@@ -301,7 +302,7 @@ func (o *Op) probe(shapes []tensor.Shape) (tensor.Shape, qdtype.QParams, error) 
 	}
 	res, err := o.probeRun(vals)
 	if err != nil {
-		return nil, qdtype.QParams{}, err
+		return nil, qdtype.QParams{}, o.wrap(err)
 	}
 	if res.q != nil {
 		return res.q.Shape(), res.q.QParams(), nil
@@ -336,6 +337,14 @@ func (o *Op) probeRun(inputs []*tensor.Dense) (res operand, err error) {
 		}
 	}
 	return o.fn(args)
+}
+
+// wrap prefixes an error from package ops with the node op's name.
+func (o *Op) wrap(err error) error {
+	if strings.HasPrefix(err.Error(), "nodes: ") {
+		return err
+	}
+	return fmt.Errorf("nodes: %s: %w", o.name, err)
 }
 
 // zeroDense allocates a zero-filled contiguous Dense.

@@ -76,7 +76,7 @@ func TestBuildTimeErrors(t *testing.T) {
 		{"dequantize raw input", "AttachQParams", func() (*gorgonia.Node, error) { return Dequantize(xraw) }},
 		{"attach wrong dtype", "qparams are for", func() (*gorgonia.Node, error) { return AttachQParams(xraw, mustQP(qdtype.QInt8Dtype, 1, 0)) }},
 		{"nil node", "nil node", func() (*gorgonia.Node, error) { return QReLU(nil) }},
-		{"relu float", "want a quantized dtype", func() (*gorgonia.Node, error) { return QReLU(xf) }},
+		{"relu float", "want quint8 or qint8", func() (*gorgonia.Node, error) { return QReLU(xf) }},
 		{"relu per-channel", "per-tensor", func() (*gorgonia.Node, error) { return QReLU(xpc) }},
 		{"hardtanh NaN", "NaN", func() (*gorgonia.Node, error) { return QHardtanh(xq, math.NaN(), 1) }},
 		{"elu bad scale", "scale", func() (*gorgonia.Node, error) { return QELU(xq, 0, 0, 1) }},
