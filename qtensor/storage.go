@@ -157,15 +157,6 @@ func broadcastStrides(src, dst []int) []int {
 	return out
 }
 
-// intsT copies typed storage out as int64s.
-func intsT[T int8 | uint8 | int32](s []T) []int64 {
-	out := make([]int64, len(s))
-	for i, v := range s {
-		out[i] = int64(v)
-	}
-	return out
-}
-
 // denseWithShape wraps a backing slice in a Dense of shape (0-dim for an
 // empty shape).
 func denseWithShape(shape []int, backing interface{}) *tensor.Dense {
