@@ -64,11 +64,26 @@ func TestQuantizeErrors(t *testing.T) {
 			return err
 		}},
 		{"nil input", func() error { _, err := QuantizePerTensor(nil, 1, 0, qdtype.QInt8Dtype); return err }},
-		{"axis 2", func() error { _, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 0}, 2, qdtype.QInt8Dtype); return err }},
-		{"axis -1", func() error { _, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 0}, -1, qdtype.QInt8Dtype); return err }},
-		{"scales count", func() error { _, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 0}, 1, qdtype.QInt8Dtype); return err }},
-		{"zps count", func() error { _, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0}, 0, qdtype.QInt8Dtype); return err }},
-		{"channel zp", func() error { _, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 200}, 0, qdtype.QInt8Dtype); return err }},
+		{"axis 2", func() error {
+			_, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 0}, 2, qdtype.QInt8Dtype)
+			return err
+		}},
+		{"axis -1", func() error {
+			_, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 0}, -1, qdtype.QInt8Dtype)
+			return err
+		}},
+		{"scales count", func() error {
+			_, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 0}, 1, qdtype.QInt8Dtype)
+			return err
+		}},
+		{"zps count", func() error {
+			_, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0}, 0, qdtype.QInt8Dtype)
+			return err
+		}},
+		{"channel zp", func() error {
+			_, err := QuantizePerChannel(x, []float64{1, 1}, []int64{0, 200}, 0, qdtype.QInt8Dtype)
+			return err
+		}},
 	}
 	for _, c := range bad {
 		if err := c.f(); err == nil {
