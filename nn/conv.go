@@ -1,0 +1,482 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Stride sets a convolution's or pool's stride (one value for every axis,
+// or one per axis).
+func Stride(s ...int) Option { return func(o *options) { o.stride = s } }
+
+// Padding sets the implicit zero padding on both sides of every spatial axis.
+func Padding(p ...int) Option { return func(o *options) { o.padding = p } }
+
+// Dilation sets the spacing between kernel taps.
+func Dilation(d ...int) Option { return func(o *options) { o.dilation = d } }
+
+// Groups sets the number of channel groups (in and out channels must divide by it).
+func Groups(g int) Option { return func(o *options) { o.groups = g } }
+
+// OutputPadding sets the extra size added to one side of a transposed
+// convolution's output (less than stride or dilation).
+func OutputPadding(p ...int) Option { return func(o *options) { o.outputPadding = p } }
+
+// expand broadcasts a one-value list to nd values; nil gives def.
+func expand(op, what string, v []int, nd, def int) ([]int, error) {
+	switch len(v) {
+	case 0:
+		out := make([]int, nd)
+		for i := range out {
+			out[i] = def
+		}
+		return out, nil
+	case 1:
+		out := make([]int, nd)
+		for i := range out {
+			out[i] = v[0]
+		}
+		return out, nil
+	case nd:
+		return append([]int(nil), v...), nil
+	}
+	return nil, fmt.Errorf("nn: %s: %s has %d values, want 1 or %d", op, what, len(v), nd)
+}
+
+// ConvNd is the state shared by Conv1d/2d/3d and ConvTranspose1d/2d/3d:
+// Weight is (Out, In/Groups, K…) for a convolution and (In, Out/Groups, K…)
+// for a transposed one, as in PyTorch; Bias is (Out) or nil.
+type ConvNd struct {
+	Base
+	InChannels, OutChannels     int
+	KernelSize, Stride, Padding []int
+	Dilation, OutputPadding     []int
+	Groups                      int
+	Weight, Bias                *Parameter
+	transposed                  bool
+}
+
+func newConvNd(op string, nd int, transposed bool, in, out int, kernel []int, opts []Option) (ConvNd, error) {
+	o := buildOptions(opts)
+	c := ConvNd{InChannels: in, OutChannels: out, Groups: o.groups, transposed: transposed}
+	if c.Groups == 0 {
+		c.Groups = 1
+	}
+	var err error
+	if c.KernelSize, err = expand(op, "kernel size", kernel, nd, 0); err != nil {
+		return c, err
+	}
+	if c.Stride, err = expand(op, "stride", o.stride, nd, 1); err != nil {
+		return c, err
+	}
+	if c.Padding, err = expand(op, "padding", o.padding, nd, 0); err != nil {
+		return c, err
+	}
+	if c.Dilation, err = expand(op, "dilation", o.dilation, nd, 1); err != nil {
+		return c, err
+	}
+	if c.OutputPadding, err = expand(op, "output padding", o.outputPadding, nd, 0); err != nil {
+		return c, err
+	}
+	if err := c.validate(op); err != nil {
+		return c, err
+	}
+	K := prod(c.KernelSize)
+	var wshape []int
+	var fanIn int
+	if transposed {
+		wshape = append([]int{in, out / c.Groups}, c.KernelSize...)
+		fanIn = out / c.Groups * K // PyTorch's fan-in reads weight.size(1)
+	} else {
+		wshape = append([]int{out, in / c.Groups}, c.KernelSize...)
+		fanIn = in / c.Groups * K
+	}
+	bound := kaimingBound(fanIn)
+	c.Weight = NewParameter(o.uniform(bound, wshape...))
+	if !o.noBias {
+		c.Bias = NewParameter(o.uniform(bound, out))
+	}
+	return c, nil
+}
+
+func (c *ConvNd) validate(op string) error {
+	if c.InChannels <= 0 || c.OutChannels <= 0 || c.Groups <= 0 {
+		return fmt.Errorf("nn: %s: channels and groups must be positive (in %d, out %d, groups %d)", op, c.InChannels, c.OutChannels, c.Groups)
+	}
+	if c.InChannels%c.Groups != 0 || c.OutChannels%c.Groups != 0 {
+		return fmt.Errorf("nn: %s: channels (in %d, out %d) must divide by groups %d", op, c.InChannels, c.OutChannels, c.Groups)
+	}
+	for i := range c.KernelSize {
+		if c.KernelSize[i] <= 0 || c.Stride[i] <= 0 || c.Dilation[i] <= 0 || c.Padding[i] < 0 {
+			return fmt.Errorf("nn: %s: bad geometry kernel %v stride %v padding %v dilation %v", op, c.KernelSize, c.Stride, c.Padding, c.Dilation)
+		}
+		if opd := c.OutputPadding[i]; opd < 0 || (opd >= c.Stride[i] && opd >= c.Dilation[i]) {
+			return fmt.Errorf("nn: %s: output padding %v must be smaller than stride %v or dilation %v", op, c.OutputPadding, c.Stride, c.Dilation)
+		}
+	}
+	return nil
+}
+
+func (c *ConvNd) cloneConv() ConvNd {
+	n := *c
+	n.Base = c.Base.cloneBase()
+	n.Weight, n.Bias = c.Weight.Clone(), c.Bias.Clone()
+	n.KernelSize = append([]int(nil), c.KernelSize...)
+	n.Stride = append([]int(nil), c.Stride...)
+	n.Padding = append([]int(nil), c.Padding...)
+	n.Dilation = append([]int(nil), c.Dilation...)
+	n.OutputPadding = append([]int(nil), c.OutputPadding...)
+	return n
+}
+
+// NamedParameters returns weight and bias.
+func (c *ConvNd) NamedParameters() []Named { return params("weight", c.Weight, "bias", c.Bias) }
+
+// NamedBuffers returns nothing.
+func (c *ConvNd) NamedBuffers() []Named { return nil }
+
+// forward runs the (transposed) convolution on x of shape (N, C, In…) or
+// unbatched (C, In…).
+func (c *ConvNd) forward(op string, x *gorgonia.Node) (*gorgonia.Node, error) {
+	nd := len(c.KernelSize)
+	if err := checkF32Node(op, x, -1); err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	unbatched := s.Dims() == nd+1
+	if !unbatched && s.Dims() != nd+2 {
+		return nil, fmt.Errorf("nn: %s: input shape %v, want rank %d (N, C, spatial) or %d", op, s, nd+2, nd+1)
+	}
+	var err error
+	if unbatched {
+		if x, err = gorgonia.Reshape(x, append(tensor.Shape{1}, s...)); err != nil {
+			return nil, err
+		}
+		s = x.Shape()
+	}
+	if s[1] != c.InChannels {
+		return nil, fmt.Errorf("nn: %s: input has %d channels (shape %v), want %d", op, s[1], s, c.InChannels)
+	}
+	g := x.Graph()
+	w, err := c.Weight.Node(g)
+	if err != nil {
+		return nil, err
+	}
+	var b *gorgonia.Node
+	if c.Bias != nil {
+		if b, err = c.Bias.Node(g); err != nil {
+			return nil, err
+		}
+	}
+	var y *gorgonia.Node
+	if c.transposed {
+		y, err = convTransposeNodes(op, x, w, b, c.Stride, c.Padding, c.Dilation, c.OutputPadding, c.Groups)
+	} else {
+		y, err = convNodes(op, x, w, b, c.Stride, c.Padding, c.Dilation, c.Groups)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if unbatched {
+		return gorgonia.Reshape(y, y.Shape()[1:].Clone())
+	}
+	return y, nil
+}
+
+// convNodes builds PyTorch's convolution: x (N, C, In…), w (Out, C/g, K…),
+// b (Out) or nil → (N, Out, Out…) with zero padding, as unfold (im2col)
+// followed by a matmul per group.
+func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups int) (*gorgonia.Node, error) {
+	s, ws := x.Shape(), w.Shape()
+	N, C := s[0], s[1]
+	cout, cg := ws[0], ws[1]
+	if C != cg*groups {
+		return nil, fmt.Errorf("nn: %s: input has %d channels, weight %v with %d groups expects %d", op, C, ws, groups, cg*groups)
+	}
+	k := []int(ws[2:])
+	out, err := convOut(op, s[2:], k, stride, pad, dil)
+	if err != nil {
+		return nil, err
+	}
+	win := window{C: cg, In: s[2:].Clone(), K: append([]int(nil), k...), S: stride, P: pad, D: dil, Out: out}
+	L, K := prod(out), prod(k)
+	og := cout / groups
+	w2, err := gorgonia.Reshape(w, tensor.Shape{cout, cg * K})
+	if err != nil {
+		return nil, err
+	}
+	var parts gorgonia.Nodes
+	for gi := 0; gi < groups; gi++ {
+		xg, wg := x, w2
+		if groups > 1 {
+			if xg, err = sliceAxis(x, 1, gi*cg, (gi+1)*cg); err != nil {
+				return nil, err
+			}
+			if wg, err = sliceAxis(w2, 0, gi*og, (gi+1)*og); err != nil {
+				return nil, err
+			}
+		}
+		cols, err := unfold(xg, win)
+		if err != nil {
+			return nil, err
+		}
+		if cols, err = gorgonia.Reshape(cols, tensor.Shape{N * L, cg * K}); err != nil {
+			return nil, err
+		}
+		wt, err := transpose2d(wg)
+		if err != nil {
+			return nil, err
+		}
+		yg, err := matmul(cols, wt)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, yg)
+	}
+	y := parts[0]
+	if groups > 1 {
+		if y, err = gorgonia.Concat(1, parts...); err != nil {
+			return nil, err
+		}
+	}
+	if b != nil {
+		if y, err = spanApply(y, b, spanAdd, 1, 2); err != nil {
+			return nil, err
+		}
+	}
+	return toChannelsFirst(y, N, L, cout, out)
+}
+
+// toChannelsFirst turns rows (N·L, C) into (N, C, out…).
+func toChannelsFirst(y *gorgonia.Node, N, L, C int, out []int) (*gorgonia.Node, error) {
+	y, err := gorgonia.Reshape(y, tensor.Shape{N, L, C})
+	if err != nil {
+		return nil, err
+	}
+	if L > 1 {
+		if y, err = gorgonia.Transpose(y, 0, 2, 1); err != nil {
+			return nil, err
+		}
+	}
+	return gorgonia.Reshape(y, append(tensor.Shape{N, C}, out...))
+}
+
+// convTransposeNodes builds PyTorch's transposed convolution: x (N, Cin,
+// In…), w (Cin, Out/g, K…) → (N, Out, O…) with
+// O = (In−1)·stride − 2·pad + dil·(K−1) + outputPadding + 1, as a matmul
+// per group followed by fold (col2im), the adjoint of convolution.
+func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, outPad []int, groups int) (*gorgonia.Node, error) {
+	s, ws := x.Shape(), w.Shape()
+	nd := s.Dims() - 2
+	N, C := s[0], s[1]
+	if ws[0] != C {
+		return nil, fmt.Errorf("nn: %s: input has %d channels, weight %v expects %d", op, C, ws, ws[0])
+	}
+	cg, og := C/groups, ws[1]
+	k := []int(ws[2:])
+	in := s[2:]
+	out := make([]int, nd)
+	for i := range out {
+		out[i] = (in[i]-1)*stride[i] - 2*pad[i] + dil[i]*(k[i]-1) + outPad[i] + 1
+		if out[i] <= 0 {
+			return nil, fmt.Errorf("nn: %s: output size %v is not positive for input %v", op, out, s)
+		}
+	}
+	pos, err := convOut(op, out, k, stride, pad, dil)
+	if err != nil {
+		return nil, err
+	}
+	if !tensor.Shape(pos).Eq(in) {
+		return nil, fmt.Errorf("nn: %s: internal geometry mismatch: %v positions for input %v", op, pos, in)
+	}
+	win := window{C: og, In: out, K: append([]int(nil), k...), S: stride, P: pad, D: dil, Out: in.Clone()}
+	Lin, K := prod(in), prod(k)
+	xr, err := gorgonia.Reshape(x, tensor.Shape{N, C, Lin})
+	if err != nil {
+		return nil, err
+	}
+	if Lin > 1 {
+		if xr, err = gorgonia.Transpose(xr, 0, 2, 1); err != nil {
+			return nil, err
+		}
+	}
+	if xr, err = gorgonia.Reshape(xr, tensor.Shape{N * Lin, C}); err != nil {
+		return nil, err
+	}
+	w2, err := gorgonia.Reshape(w, tensor.Shape{C, og * K})
+	if err != nil {
+		return nil, err
+	}
+	var parts gorgonia.Nodes
+	for gi := 0; gi < groups; gi++ {
+		xg, wg := xr, w2
+		if groups > 1 {
+			if xg, err = sliceAxis(xr, 1, gi*cg, (gi+1)*cg); err != nil {
+				return nil, err
+			}
+			if wg, err = sliceAxis(w2, 0, gi*cg, (gi+1)*cg); err != nil {
+				return nil, err
+			}
+		}
+		cols, err := matmul(xg, wg)
+		if err != nil {
+			return nil, err
+		}
+		if cols, err = gorgonia.Reshape(cols, tensor.Shape{N, Lin, og * K}); err != nil {
+			return nil, err
+		}
+		yg, err := fold(cols, win)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, yg)
+	}
+	y := parts[0]
+	if groups > 1 {
+		if y, err = gorgonia.Concat(1, parts...); err != nil {
+			return nil, err
+		}
+	}
+	if b != nil {
+		if y, err = spanApply(y, b, spanAdd, 1, 2); err != nil {
+			return nil, err
+		}
+	}
+	return y, nil
+}
+
+// Conv1d is torch.nn.Conv1d: (N, C, L) → (N, Out, L'), weight (Out, C/g, K).
+type Conv1d struct{ ConvNd }
+
+// Conv2d is torch.nn.Conv2d: (N, C, H, W) → (N, Out, H', W'), weight
+// (Out, C/g, kH, kW), H' = floor((H + 2p − d(k−1) − 1)/s) + 1.
+type Conv2d struct{ ConvNd }
+
+// Conv3d is torch.nn.Conv3d: (N, C, D, H, W) → (N, Out, D', H', W').
+type Conv3d struct{ ConvNd }
+
+// ConvTranspose1d is torch.nn.ConvTranspose1d, weight (In, Out/g, K).
+type ConvTranspose1d struct{ ConvNd }
+
+// ConvTranspose2d is torch.nn.ConvTranspose2d, weight (In, Out/g, kH, kW).
+type ConvTranspose2d struct{ ConvNd }
+
+// ConvTranspose3d is torch.nn.ConvTranspose3d, weight (In, Out/g, kD, kH, kW).
+type ConvTranspose3d struct{ ConvNd }
+
+// NewConv1d returns a Conv1d; options Stride, Padding, Dilation, Groups,
+// WithBias, WithSeed/WithRand.
+func NewConv1d(in, out int, kernel []int, opts ...Option) (*Conv1d, error) {
+	c, err := newConvNd("conv1d", 1, false, in, out, kernel, opts)
+	return &Conv1d{c}, err
+}
+
+// NewConv2d returns a Conv2d (kernel: one size or (kH, kW)); options Stride,
+// Padding, Dilation, Groups, WithBias, WithSeed/WithRand.
+func NewConv2d(in, out int, kernel []int, opts ...Option) (*Conv2d, error) {
+	c, err := newConvNd("conv2d", 2, false, in, out, kernel, opts)
+	return &Conv2d{c}, err
+}
+
+// NewConv3d returns a Conv3d; options as NewConv2d.
+func NewConv3d(in, out int, kernel []int, opts ...Option) (*Conv3d, error) {
+	c, err := newConvNd("conv3d", 3, false, in, out, kernel, opts)
+	return &Conv3d{c}, err
+}
+
+// NewConvTranspose1d returns a ConvTranspose1d; options as NewConv2d plus OutputPadding.
+func NewConvTranspose1d(in, out int, kernel []int, opts ...Option) (*ConvTranspose1d, error) {
+	c, err := newConvNd("conv_transpose1d", 1, true, in, out, kernel, opts)
+	return &ConvTranspose1d{c}, err
+}
+
+// NewConvTranspose2d returns a ConvTranspose2d; options as NewConv2d plus OutputPadding.
+func NewConvTranspose2d(in, out int, kernel []int, opts ...Option) (*ConvTranspose2d, error) {
+	c, err := newConvNd("conv_transpose2d", 2, true, in, out, kernel, opts)
+	return &ConvTranspose2d{c}, err
+}
+
+// NewConvTranspose3d returns a ConvTranspose3d; options as NewConv2d plus OutputPadding.
+func NewConvTranspose3d(in, out int, kernel []int, opts ...Option) (*ConvTranspose3d, error) {
+	c, err := newConvNd("conv_transpose3d", 3, true, in, out, kernel, opts)
+	return &ConvTranspose3d{c}, err
+}
+
+// TypeName returns "Conv1d".
+func (c *Conv1d) TypeName() string { return "Conv1d" }
+
+// TypeName returns "Conv2d".
+func (c *Conv2d) TypeName() string { return "Conv2d" }
+
+// TypeName returns "Conv3d".
+func (c *Conv3d) TypeName() string { return "Conv3d" }
+
+// TypeName returns "ConvTranspose1d".
+func (c *ConvTranspose1d) TypeName() string { return "ConvTranspose1d" }
+
+// TypeName returns "ConvTranspose2d".
+func (c *ConvTranspose2d) TypeName() string { return "ConvTranspose2d" }
+
+// TypeName returns "ConvTranspose3d".
+func (c *ConvTranspose3d) TypeName() string { return "ConvTranspose3d" }
+
+// Forward convolves x (N, C, L) or (C, L).
+func (c *Conv1d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) { return c.forward("conv1d", x) }
+
+// Forward convolves x (N, C, H, W) or (C, H, W).
+func (c *Conv2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) { return c.forward("conv2d", x) }
+
+// Forward convolves x (N, C, D, H, W) or (C, D, H, W).
+func (c *Conv3d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) { return c.forward("conv3d", x) }
+
+// Forward applies the transposed convolution to x (N, C, L) or (C, L).
+func (c *ConvTranspose1d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return c.forward("conv_transpose1d", x)
+}
+
+// Forward applies the transposed convolution to x (N, C, H, W) or (C, H, W).
+func (c *ConvTranspose2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return c.forward("conv_transpose2d", x)
+}
+
+// Forward applies the transposed convolution to x (N, C, D, H, W) or (C, D, H, W).
+func (c *ConvTranspose3d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return c.forward("conv_transpose3d", x)
+}
+
+// Clone deep-copies the layer.
+func (c *Conv1d) Clone() Module { return &Conv1d{c.cloneConv()} }
+
+// Clone deep-copies the layer.
+func (c *Conv2d) Clone() Module { return &Conv2d{c.cloneConv()} }
+
+// Clone deep-copies the layer.
+func (c *Conv3d) Clone() Module { return &Conv3d{c.cloneConv()} }
+
+// Clone deep-copies the layer.
+func (c *ConvTranspose1d) Clone() Module { return &ConvTranspose1d{c.cloneConv()} }
+
+// Clone deep-copies the layer.
+func (c *ConvTranspose2d) Clone() Module { return &ConvTranspose2d{c.cloneConv()} }
+
+// Clone deep-copies the layer.
+func (c *ConvTranspose3d) Clone() Module { return &ConvTranspose3d{c.cloneConv()} }
+
+// sliceAxis returns n[..., lo:hi, ...] along axis, keeping the axis even
+// when hi − lo = 1 (Gorgonia's Slice drops it).
+func sliceAxis(n *gorgonia.Node, axis, lo, hi int) (*gorgonia.Node, error) {
+	sl := make([]tensor.Slice, axis+1)
+	sl[axis] = gorgonia.S(lo, hi)
+	y, err := gorgonia.Slice(n, sl...)
+	if err != nil {
+		return nil, err
+	}
+	want := n.Shape().Clone()
+	want[axis] = hi - lo
+	if !sameShape(y.Shape(), want) {
+		return gorgonia.Reshape(y, want)
+	}
+	return y, nil
+}

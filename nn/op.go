@@ -1,0 +1,236 @@
+package nn
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"sync/atomic"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// This file holds the plumbing shared by the package's own Gorgonia ops:
+// value checks that return errors (never panic, research note §5 P1),
+// hashing, and gradient accumulation for the LispMachine's DoDiff.
+
+var opIDs atomic.Uint64
+
+// nextOpID returns a process-unique id that stateful ops write into their
+// hash so Gorgonia's hash-consing never merges two of them (§5 P5).
+func nextOpID() uint64 { return opIDs.Add(1) }
+
+// hashOf is the fnv32a of an op's WriteHash, as Gorgonia's unexported simpleHash.
+func hashOf(op interface{ WriteHash(hash.Hash) }) uint32 {
+	h := fnv.New32a()
+	op.WriteHash(h)
+	return h.Sum32()
+}
+
+// f32Type is the Gorgonia type of a float32 tensor of the given rank
+// (the bare dtype for rank 0).
+func f32Type(dims int) hm.Type {
+	if dims == 0 {
+		return tensor.Float32
+	}
+	return gorgonia.TensorType{Dims: dims, Of: tensor.Float32}
+}
+
+// sameType is the polymorphic a → a type.
+func sameType() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a)
+}
+
+// f32Data checks that v is a float32 *tensor.Dense of the expected shape
+// (nil shape: any) and returns its logical elements in row-major order,
+// materializing strided views first (§5 P13).
+func f32Data(op string, v gorgonia.Value, shape tensor.Shape) ([]float32, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("nn: %s: input is %T, want *tensor.Dense", op, v)
+	}
+	if d.Dtype() != tensor.Float32 {
+		return nil, fmt.Errorf("nn: %s: input dtype is %v, want float32", op, d.Dtype())
+	}
+	if shape != nil && !d.Shape().Eq(shape) {
+		return nil, fmt.Errorf("nn: %s: input shape is %v, want %v", op, d.Shape(), shape)
+	}
+	if d.RequiresIterator() {
+		d = d.Materialize().(*tensor.Dense)
+	}
+	return d.Float32s()[:d.Shape().TotalSize()], nil
+}
+
+// newF32 allocates a zeroed float32 Dense of the given shape.
+func newF32(shape tensor.Shape) *tensor.Dense {
+	if len(shape) == 0 {
+		return tensor.New(tensor.FromScalar(float32(0)))
+	}
+	return tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape.Clone()...))
+}
+
+// preallocF32 returns prealloc's backing slice when it is a float32 Dense
+// of the wanted shape that does not alias any input, else a fresh Dense
+// (§5 P9: the tape may hand over an input register).
+func preallocF32(prealloc gorgonia.Value, shape tensor.Shape, inputs ...gorgonia.Value) *tensor.Dense {
+	d, ok := prealloc.(*tensor.Dense)
+	if !ok || d.Dtype() != tensor.Float32 || !d.Shape().Eq(shape) || d.IsView() || d.RequiresIterator() {
+		return newF32(shape)
+	}
+	for _, in := range inputs {
+		if in != nil && in.Uintptr() == d.Uintptr() {
+			return newF32(shape)
+		}
+	}
+	return d
+}
+
+// accumulateGrad adds delta into the derivative of n, which the
+// LispMachine keeps on n's dual value.
+func accumulateGrad(op string, n *gorgonia.Node, delta []float32) error {
+	gv, err := n.Grad()
+	if err != nil {
+		return fmt.Errorf("nn: %s: no gradient value on %v: %w", op, n.Name(), err)
+	}
+	gd, ok := gv.(*tensor.Dense)
+	if !ok || gd.Dtype() != tensor.Float32 || gd.Shape().TotalSize() != len(delta) || gd.RequiresIterator() {
+		return fmt.Errorf("nn: %s: gradient of %v is %T %v, want float32 of %d elements", op, n.Name(), gv, gv.Shape(), len(delta))
+	}
+	g := gd.Float32s()[:len(delta)]
+	for i, v := range delta {
+		g[i] += v
+	}
+	return nil
+}
+
+// outputGrad returns the derivative value of a node as float32 data.
+func outputGrad(op string, n *gorgonia.Node) ([]float32, error) {
+	gv, err := n.Grad()
+	if err != nil {
+		return nil, fmt.Errorf("nn: %s: no gradient value on output: %w", op, err)
+	}
+	return f32Data(op, gv, n.Shape())
+}
+
+// checkF32Node returns an error unless n is a float32 node of the given rank
+// (rank < 0: any rank).
+func checkF32Node(op string, n *gorgonia.Node, rank int) error {
+	if n == nil {
+		return fmt.Errorf("nn: %s: input node is nil", op)
+	}
+	if n.Dtype() != tensor.Float32 {
+		return fmt.Errorf("nn: %s: input dtype is %v, want float32", op, n.Dtype())
+	}
+	if rank >= 0 && n.Shape().Dims() != rank {
+		return fmt.Errorf("nn: %s: input has shape %v (rank %d), want rank %d", op, n.Shape(), n.Shape().Dims(), rank)
+	}
+	return nil
+}
+
+func prod(xs []int) int {
+	p := 1
+	for _, x := range xs {
+		p *= x
+	}
+	return p
+}
+
+// matmul is a (M, K) · b (K, N) → (M, N) for any sizes. Gorgonia's Mul
+// treats a (1, n) or (n, 1) matrix as a vector and returns a vector (or
+// computes a dot product), so the degenerate cases are routed explicitly.
+func matmul(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	as, bs := a.Shape(), b.Shape()
+	if as.Dims() != 2 || bs.Dims() != 2 || as[1] != bs[0] {
+		return nil, fmt.Errorf("nn: matmul: shapes %v and %v do not chain", as, bs)
+	}
+	M, K, N := as[0], as[1], bs[1]
+	want := tensor.Shape{M, N}
+	var y *gorgonia.Node
+	var err error
+	switch {
+	case K == 1:
+		av, err := gorgonia.Reshape(a, tensor.Shape{M})
+		if err != nil {
+			return nil, err
+		}
+		bv, err := gorgonia.Reshape(b, tensor.Shape{N})
+		if err != nil {
+			return nil, err
+		}
+		if M == 1 || N == 1 {
+			// a scalar-times-vector product: broadcast with a span op.
+			if M == 1 {
+				y, err = spanApply(bv, av, spanMul, 0, 1)
+				if err == nil {
+					y, err = gorgonia.Reshape(y, want)
+				}
+				return y, err
+			}
+			y, err = spanApply(av, bv, spanMul, 0, 1)
+			if err == nil {
+				y, err = gorgonia.Reshape(y, want)
+			}
+			return y, err
+		}
+		y, err = gorgonia.OuterProd(av, bv)
+	case M == 1 && N == 1:
+		av, err := gorgonia.Reshape(a, tensor.Shape{K})
+		if err != nil {
+			return nil, err
+		}
+		bv, err := gorgonia.Reshape(b, tensor.Shape{K})
+		if err != nil {
+			return nil, err
+		}
+		y, err = gorgonia.Mul(av, bv)
+	case M == 1:
+		av, err := gorgonia.Reshape(a, tensor.Shape{K})
+		if err != nil {
+			return nil, err
+		}
+		y, err = gorgonia.Mul(av, b)
+	case N == 1:
+		bv, err := gorgonia.Reshape(b, tensor.Shape{K})
+		if err != nil {
+			return nil, err
+		}
+		y, err = gorgonia.Mul(a, bv)
+	default:
+		y, err = gorgonia.Mul(a, b)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !sameShape(y.Shape(), want) {
+		return gorgonia.Reshape(y, want)
+	}
+	return y, nil
+}
+
+// transpose2d returns the transpose of a matrix node; a (1, n) or (n, 1)
+// matrix is reshaped instead (Gorgonia's Transpose turns it into a vector).
+func transpose2d(w *gorgonia.Node) (*gorgonia.Node, error) {
+	s := w.Shape()
+	if s.Dims() != 2 {
+		return nil, fmt.Errorf("nn: transpose: shape %v is not a matrix", s)
+	}
+	if s[0] == 1 || s[1] == 1 {
+		return gorgonia.Reshape(w, tensor.Shape{s[1], s[0]})
+	}
+	return gorgonia.Transpose(w)
+}
+
+// sameShape compares shapes strictly (tensor.Shape.Eq equates (n) and (1, n)).
+func sameShape(a, b tensor.Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,233 @@
+package nn
+
+import (
+	"fmt"
+
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// to4d reshapes an unbatched (C, H, W) input to (1, C, H, W) and reports
+// whether it did; other ranks than 3 and 4 are errors.
+func to4d(op string, x *gorgonia.Node) (*gorgonia.Node, bool, error) {
+	if err := checkF32Node(op, x, -1); err != nil {
+		return nil, false, err
+	}
+	s := x.Shape()
+	switch s.Dims() {
+	case 4:
+		return x, false, nil
+	case 3:
+		y, err := gorgonia.Reshape(x, append(tensor.Shape{1}, s...))
+		return y, true, err
+	}
+	return nil, false, fmt.Errorf("nn: %s: input shape %v, want (N, C, H, W) or (C, H, W)", op, s)
+}
+
+func from4d(y *gorgonia.Node, unbatched bool) (*gorgonia.Node, error) {
+	if !unbatched {
+		return y, nil
+	}
+	return gorgonia.Reshape(y, y.Shape()[1:].Clone())
+}
+
+func pair(op, what string, v []int, def []int) ([2]int, error) {
+	var out [2]int
+	e, err := expand(op, what, v, 2, 0)
+	if err != nil {
+		return out, err
+	}
+	if len(v) == 0 && def != nil {
+		e = def
+	}
+	copy(out[:], e)
+	return out, nil
+}
+
+// MaxPool2d is torch.nn.MaxPool2d: the maximum over each window (NaN
+// propagates; -inf padding). Stride defaults to the kernel size.
+type MaxPool2d struct {
+	Base
+	stateless
+	KernelSize, Stride, Padding, Dilation []int
+	CeilMode                              bool
+}
+
+// NewMaxPool2d returns a MaxPool2d; options Stride, Padding, Dilation.
+func NewMaxPool2d(kernel []int, opts ...Option) (*MaxPool2d, error) {
+	o := buildOptions(opts)
+	m := &MaxPool2d{KernelSize: kernel, Stride: o.stride, Padding: o.padding, Dilation: o.dilation}
+	if _, err := m.geometry(1, 1, 1<<20, 1<<20); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *MaxPool2d) geometry(n, c, h, w int) (pool2d, error) {
+	g := pool2d{max: true, ceil: m.CeilMode, n: n, c: c, h: h, w: w}
+	var err error
+	if g.k, err = pair("max_pool2d", "kernel size", m.KernelSize, nil); err != nil {
+		return g, err
+	}
+	if g.s, err = pair("max_pool2d", "stride", m.Stride, g.k[:]); err != nil {
+		return g, err
+	}
+	if g.p, err = pair("max_pool2d", "padding", m.Padding, nil); err != nil {
+		return g, err
+	}
+	if g.d, err = pair("max_pool2d", "dilation", m.Dilation, []int{1, 1}); err != nil {
+		return g, err
+	}
+	return newPool2d("max_pool2d", g)
+}
+
+// TypeName returns "MaxPool2d".
+func (m *MaxPool2d) TypeName() string { return "MaxPool2d" }
+
+// Forward pools x (N, C, H, W) or (C, H, W).
+func (m *MaxPool2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	x4, unb, err := to4d("max_pool2d", x)
+	if err != nil {
+		return nil, err
+	}
+	s := x4.Shape()
+	g, err := m.geometry(s[0], s[1], s[2], s[3])
+	if err != nil {
+		return nil, err
+	}
+	y, err := gorgonia.ApplyOp(&poolOp{g: g, id: nextOpID()}, x4)
+	if err != nil {
+		return nil, err
+	}
+	return from4d(y, unb)
+}
+
+// Clone returns a copy.
+func (m *MaxPool2d) Clone() Module {
+	c := *m
+	c.Base = m.cloneBase()
+	c.KernelSize = append([]int(nil), m.KernelSize...)
+	c.Stride = append([]int(nil), m.Stride...)
+	c.Padding = append([]int(nil), m.Padding...)
+	c.Dilation = append([]int(nil), m.Dilation...)
+	return &c
+}
+
+// AvgPool2d is torch.nn.AvgPool2d: the window mean, divided by
+// DivisorOverride if non-zero, else by the window clipped to the padded
+// input (CountIncludePad, the default) or to the input.
+type AvgPool2d struct {
+	Base
+	stateless
+	KernelSize, Stride, Padding []int
+	CeilMode                    bool
+	CountIncludePad             bool
+	DivisorOverride             int
+}
+
+// NewAvgPool2d returns an AvgPool2d with count_include_pad true; options
+// Stride, Padding.
+func NewAvgPool2d(kernel []int, opts ...Option) (*AvgPool2d, error) {
+	o := buildOptions(opts)
+	m := &AvgPool2d{KernelSize: kernel, Stride: o.stride, Padding: o.padding, CountIncludePad: true}
+	if _, err := m.geometry(1, 1, 1<<20, 1<<20); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *AvgPool2d) geometry(n, c, h, w int) (pool2d, error) {
+	g := pool2d{ceil: m.CeilMode, countIncludePad: m.CountIncludePad, divisor: m.DivisorOverride, n: n, c: c, h: h, w: w, d: [2]int{1, 1}}
+	if m.DivisorOverride < 0 {
+		return g, fmt.Errorf("nn: avg_pool2d: divisor override %d must be positive", m.DivisorOverride)
+	}
+	var err error
+	if g.k, err = pair("avg_pool2d", "kernel size", m.KernelSize, nil); err != nil {
+		return g, err
+	}
+	if g.s, err = pair("avg_pool2d", "stride", m.Stride, g.k[:]); err != nil {
+		return g, err
+	}
+	if g.p, err = pair("avg_pool2d", "padding", m.Padding, nil); err != nil {
+		return g, err
+	}
+	return newPool2d("avg_pool2d", g)
+}
+
+// TypeName returns "AvgPool2d".
+func (m *AvgPool2d) TypeName() string { return "AvgPool2d" }
+
+// Forward pools x (N, C, H, W) or (C, H, W).
+func (m *AvgPool2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	x4, unb, err := to4d("avg_pool2d", x)
+	if err != nil {
+		return nil, err
+	}
+	s := x4.Shape()
+	g, err := m.geometry(s[0], s[1], s[2], s[3])
+	if err != nil {
+		return nil, err
+	}
+	y, err := gorgonia.ApplyOp(&poolOp{g: g, id: nextOpID()}, x4)
+	if err != nil {
+		return nil, err
+	}
+	return from4d(y, unb)
+}
+
+// Clone returns a copy.
+func (m *AvgPool2d) Clone() Module {
+	c := *m
+	c.Base = m.cloneBase()
+	c.KernelSize = append([]int(nil), m.KernelSize...)
+	c.Stride = append([]int(nil), m.Stride...)
+	c.Padding = append([]int(nil), m.Padding...)
+	return &c
+}
+
+// AdaptiveAvgPool2d is torch.nn.AdaptiveAvgPool2d: output (oh, ow), window
+// o along an axis of size n is [floor(o·n/out), ceil((o+1)·n/out)).
+// OutputSize entries ≤ 0 keep the input size (PyTorch's None).
+type AdaptiveAvgPool2d struct {
+	Base
+	stateless
+	OutputSize [2]int
+}
+
+// NewAdaptiveAvgPool2d returns an AdaptiveAvgPool2d with output (oh, ow).
+func NewAdaptiveAvgPool2d(oh, ow int) *AdaptiveAvgPool2d {
+	return &AdaptiveAvgPool2d{OutputSize: [2]int{oh, ow}}
+}
+
+// TypeName returns "AdaptiveAvgPool2d".
+func (m *AdaptiveAvgPool2d) TypeName() string { return "AdaptiveAvgPool2d" }
+
+// Forward pools x (N, C, H, W) or (C, H, W).
+func (m *AdaptiveAvgPool2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	x4, unb, err := to4d("adaptive_avg_pool2d", x)
+	if err != nil {
+		return nil, err
+	}
+	s := x4.Shape()
+	oh, ow := m.OutputSize[0], m.OutputSize[1]
+	if oh <= 0 {
+		oh = s[2]
+	}
+	if ow <= 0 {
+		ow = s[3]
+	}
+	if s[2] == 0 || s[3] == 0 {
+		return nil, fmt.Errorf("nn: adaptive_avg_pool2d: empty input %v", s)
+	}
+	y, err := applyAxisMap(x4, adaptiveAvgMap(3, s[3], ow))
+	if err != nil {
+		return nil, err
+	}
+	if y, err = applyAxisMap(y, adaptiveAvgMap(2, s[2], oh)); err != nil {
+		return nil, err
+	}
+	return from4d(y, unb)
+}
+
+// Clone returns a copy.
+func (m *AdaptiveAvgPool2d) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }

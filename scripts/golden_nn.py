@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""Golden outputs of torch.nn float modules for package nn.
+
+Run by hand with Debian's python3-torch (PyTorch 1.13):
+    /usr/bin/python3 scripts/golden_nn.py
+Writes nn/testdata/golden.json: a list of cases, each with the module type,
+its constructor arguments, its full state dict (PyTorch names), the inputs,
+and the outputs (plus state after a training-mode forward where relevant).
+The Go tests rebuild each module, load the state dict and compare.
+"""
+import json
+import os
+
+import torch
+import torch.nn as nn
+
+torch.manual_seed(1234)
+torch.set_num_threads(1)
+assert torch.__version__.startswith("1.13"), torch.__version__
+
+
+def T(t):
+    t = t.detach().contiguous()
+    if t.dtype == torch.int64:
+        return {"shape": list(t.shape), "dtype": "int64", "data": t.reshape(-1).tolist()}
+    return {"shape": list(t.shape), "dtype": "float32", "data": [float(v) for v in t.reshape(-1).tolist()]}
+
+
+def randomize(m):
+    # Non-trivial values for every float parameter and buffer.
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+        for name, b in m.named_buffers():
+            if b.dtype == torch.float32:
+                if "var" in name:
+                    b.copy_(torch.rand_like(b) + 0.5)
+                else:
+                    b.copy_(torch.randn_like(b) * 0.3)
+    return m
+
+
+cases = []
+
+
+def add(name, typ, args, m, inputs, train=False, extra_inputs=None, forward=None):
+    m.train(train)
+    sd = {k: T(v) for k, v in m.state_dict().items()}
+    with torch.no_grad():
+        if forward is None:
+            outs = m(*inputs)
+        else:
+            outs = forward(m, *inputs)
+    if not isinstance(outs, (tuple, list)):
+        outs = [outs]
+    flat = []
+    for o in outs:
+        if isinstance(o, (tuple, list)):
+            flat.extend(o)
+        else:
+            flat.append(o)
+    case = {
+        "name": name, "type": typ, "args": args, "train": train,
+        "state": sd, "inputs": [T(x) for x in inputs], "outputs": [T(o) for o in flat],
+    }
+    if train:
+        case["state_after"] = {k: T(v) for k, v in m.state_dict().items()}
+    cases.append(case)
+
+
+x = torch.randn
+# Linear
+add("linear_2d", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(4, 5)])
+add("linear_3d", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(2, 3, 5)])
+add("linear_nobias", "Linear", {"in": 6, "out": 2, "bias": False}, randomize(nn.Linear(6, 2, bias=False)), [x(3, 6)])
+
+# Convolutions
+add("conv2d_basic", "Conv2d", {"in": 3, "out": 4, "kernel": [3], "padding": [1]},
+    randomize(nn.Conv2d(3, 4, 3, padding=1)), [x(2, 3, 6, 6)])
+add("conv2d_groups", "Conv2d",
+    {"in": 4, "out": 6, "kernel": [3, 2], "stride": [2, 1], "padding": [1, 0], "dilation": [1, 2], "groups": 2},
+    randomize(nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)), [x(2, 4, 9, 8)])
+add("conv2d_depthwise_nobias", "Conv2d", {"in": 3, "out": 3, "kernel": [3], "groups": 3, "bias": False},
+    randomize(nn.Conv2d(3, 3, 3, groups=3, bias=False)), [x(1, 3, 5, 5)])
+add("conv1d", "Conv1d", {"in": 3, "out": 4, "kernel": [3], "stride": [2], "padding": [1]},
+    randomize(nn.Conv1d(3, 4, 3, stride=2, padding=1)), [x(2, 3, 10)])
+add("conv3d", "Conv3d", {"in": 2, "out": 4, "kernel": [2, 3, 3], "stride": [1, 2, 1], "padding": [1]},
+    randomize(nn.Conv3d(2, 4, (2, 3, 3), stride=(1, 2, 1), padding=1)), [x(1, 2, 4, 6, 5)])
+add("conv_transpose2d", "ConvTranspose2d",
+    {"in": 4, "out": 6, "kernel": [3], "stride": [2], "padding": [1], "output_padding": [1], "groups": 2},
+    randomize(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)), [x(2, 4, 5, 4)])
+add("conv_transpose1d", "ConvTranspose1d", {"in": 3, "out": 2, "kernel": [4], "stride": [3], "padding": [1], "dilation": [2]},
+    randomize(nn.ConvTranspose1d(3, 2, 4, stride=3, padding=1, dilation=2)), [x(2, 3, 5)])
+add("conv_transpose3d", "ConvTranspose3d", {"in": 2, "out": 2, "kernel": [2], "stride": [2]},
+    randomize(nn.ConvTranspose3d(2, 2, 2, stride=2)), [x(1, 2, 2, 3, 2)])
+
+# Normalization
+add("batchnorm2d_train", "BatchNorm2d", {"features": 3}, randomize(nn.BatchNorm2d(3)), [x(4, 3, 5, 5) * 2 + 1], train=True)
+add("batchnorm2d_eval", "BatchNorm2d", {"features": 3}, randomize(nn.BatchNorm2d(3)), [x(2, 3, 4, 4)])
+add("batchnorm1d_train_2d", "BatchNorm1d", {"features": 4}, randomize(nn.BatchNorm1d(4, momentum=0.3)), [x(8, 4)], train=True)
+add("batchnorm1d_eval_3d", "BatchNorm1d", {"features": 4}, randomize(nn.BatchNorm1d(4, eps=1e-3)), [x(2, 4, 6)])
+add("batchnorm3d_train", "BatchNorm3d", {"features": 2}, randomize(nn.BatchNorm3d(2)), [x(2, 2, 3, 3, 2)], train=True)
+add("layernorm_last", "LayerNorm", {"shape": [6]}, randomize(nn.LayerNorm(6)), [x(3, 4, 6)])
+add("layernorm_2axes", "LayerNorm", {"shape": [3, 4]}, randomize(nn.LayerNorm([3, 4], eps=1e-3)), [x(2, 3, 4)])
+add("groupnorm", "GroupNorm", {"groups": 2, "channels": 6}, randomize(nn.GroupNorm(2, 6)), [x(2, 6, 3, 3)])
+add("instancenorm2d_affine", "InstanceNorm2d", {"features": 3, "affine": True},
+    randomize(nn.InstanceNorm2d(3, affine=True)), [x(2, 3, 4, 5)])
+add("instancenorm1d", "InstanceNorm1d", {"features": 3}, nn.InstanceNorm1d(3), [x(2, 3, 7)])
+
+# Activations on a fixed grid including the kinks.
+grid = torch.cat([torch.linspace(-7, 7, 57), torch.tensor([-3.0, 3.0, 0.0, 6.0, -1.0, 1.0, 1e-3, -1e-3])]).reshape(5, 13)
+for typ, m, args in [
+    ("ReLU", nn.ReLU(), {}), ("ReLU6", nn.ReLU6(), {}), ("ELU", nn.ELU(0.7), {"alpha": 0.7}),
+    ("LeakyReLU", nn.LeakyReLU(0.2), {"slope": 0.2}), ("Hardtanh", nn.Hardtanh(-2.0, 1.5), {"min": -2.0, "max": 1.5}),
+    ("Hardsigmoid", nn.Hardsigmoid(), {}), ("Hardswish", nn.Hardswish(), {}), ("Sigmoid", nn.Sigmoid(), {}),
+    ("Tanh", nn.Tanh(), {}),
+]:
+    add("act_" + typ, typ, args, m, [grid])
+
+# Pools
+add("maxpool2d", "MaxPool2d", {"kernel": [3], "stride": [2], "padding": [1]}, nn.MaxPool2d(3, 2, 1), [x(2, 3, 7, 8)])
+add("maxpool2d_ceil_dil", "MaxPool2d", {"kernel": [2, 3], "stride": [2, 2], "padding": [1], "dilation": [2, 1], "ceil": True},
+    nn.MaxPool2d((2, 3), (2, 2), 1, dilation=(2, 1), ceil_mode=True), [x(1, 2, 9, 8)])
+add("avgpool2d", "AvgPool2d", {"kernel": [3], "stride": [2], "padding": [1]}, nn.AvgPool2d(3, 2, 1), [x(2, 2, 7, 6)])
+add("avgpool2d_ceil_nopad", "AvgPool2d", {"kernel": [3], "stride": [2], "padding": [1], "ceil": True, "count_include_pad": False},
+    nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), [x(1, 2, 8, 7)])
+add("avgpool2d_divisor", "AvgPool2d", {"kernel": [2], "divisor": 3}, nn.AvgPool2d(2, divisor_override=3), [x(1, 2, 4, 6)])
+add("adaptive_avgpool2d", "AdaptiveAvgPool2d", {"out": [3, 2]}, nn.AdaptiveAvgPool2d((3, 2)), [x(2, 3, 7, 5)])
+add("adaptive_avgpool2d_1", "AdaptiveAvgPool2d", {"out": [1, 1]}, nn.AdaptiveAvgPool2d(1), [x(2, 3, 4, 4)])
+
+# Upsample
+add("upsample_nearest_scale", "Upsample", {"scale": [2.0], "mode": "nearest"}, nn.Upsample(scale_factor=2, mode="nearest"), [x(1, 2, 3, 4)])
+add("upsample_nearest_size", "Upsample", {"size": [5, 7], "mode": "nearest"}, nn.Upsample(size=(5, 7), mode="nearest"), [x(1, 2, 3, 4)])
+add("upsample_bilinear", "Upsample", {"scale": [1.5], "mode": "bilinear"}, nn.Upsample(scale_factor=1.5, mode="bilinear"), [x(1, 2, 4, 5)])
+add("upsample_bilinear_ac", "Upsample", {"size": [7, 3], "mode": "bilinear", "align_corners": True},
+    nn.Upsample(size=(7, 3), mode="bilinear", align_corners=True), [x(2, 1, 4, 5)])
+add("upsample_linear", "Upsample", {"scale": [2.5], "mode": "linear"}, nn.Upsample(scale_factor=2.5, mode="linear"), [x(2, 3, 4)])
+
+# Flatten, Embedding
+add("flatten", "Flatten", {}, nn.Flatten(), [x(2, 3, 2, 2)])
+emb = randomize(nn.Embedding(10, 4, padding_idx=2))
+add("embedding", "Embedding", {"num": 10, "dim": 4, "padding_idx": 2}, emb, [torch.tensor([[1, 2, 9], [0, 2, 5]])])
+
+# Recurrent
+def lstm_fwd(m, inp, h0, c0):
+    out, (hn, cn) = m(inp, (h0, c0))
+    return [out, hn, cn]
+
+
+def gru_fwd(m, inp, h0):
+    out, hn = m(inp, h0)
+    return [out, hn]
+
+
+add("lstm_2layer", "LSTM", {"in": 4, "hidden": 5, "layers": 2}, nn.LSTM(4, 5, num_layers=2),
+    [x(6, 3, 4), x(2, 3, 5), x(2, 3, 5)], forward=lstm_fwd)
+add("lstm_bidir_nobias", "LSTM", {"in": 3, "hidden": 2, "layers": 2, "bidirectional": True, "bias": False},
+    nn.LSTM(3, 2, num_layers=2, bidirectional=True, bias=False), [x(4, 2, 3), x(4, 2, 2), x(4, 2, 2)], forward=lstm_fwd)
+add("lstm_batch_first", "LSTM", {"in": 3, "hidden": 4, "layers": 1, "batch_first": True}, nn.LSTM(3, 4, batch_first=True),
+    [x(2, 5, 3), torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)], forward=lstm_fwd)
+add("gru_2layer", "GRU", {"in": 4, "hidden": 3, "layers": 2}, nn.GRU(4, 3, num_layers=2), [x(5, 2, 4), x(2, 2, 3)], forward=gru_fwd)
+add("gru_bidir", "GRU", {"in": 3, "hidden": 2, "layers": 1, "bidirectional": True}, nn.GRU(3, 2, bidirectional=True),
+    [x(4, 3, 3), x(2, 3, 2)], forward=gru_fwd)
+
+
+def lstmcell_fwd(m, inp, h, c):
+    return list(m(inp, (h, c)))
+
+
+add("lstmcell", "LSTMCell", {"in": 4, "hidden": 3}, nn.LSTMCell(4, 3), [x(2, 4), x(2, 3), x(2, 3)], forward=lstmcell_fwd)
+add("grucell", "GRUCell", {"in": 4, "hidden": 3}, nn.GRUCell(4, 3), [x(2, 4), x(2, 3)])
+add("rnncell_tanh", "RNNCell", {"in": 4, "hidden": 3}, nn.RNNCell(4, 3), [x(2, 4), x(2, 3)])
+add("rnncell_relu", "RNNCell", {"in": 4, "hidden": 3, "nonlinearity": "relu"}, nn.RNNCell(4, 3, nonlinearity="relu"),
+    [x(2, 4), x(2, 3)])
+
+# A small CNN as Sequential (eval mode)
+cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                    nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
+randomize(cnn)
+add("sequential_cnn", "SequentialCNN", {}, cnn, [x(2, 1, 6, 6)])
+
+os.makedirs("nn/testdata", exist_ok=True)
+with open("nn/testdata/golden.json", "w") as f:
+    json.dump({"torch": torch.__version__, "cases": cases}, f)
+print(len(cases), "cases written to nn/testdata/golden.json")
