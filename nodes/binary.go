@@ -143,4 +143,3 @@ func QCatKeepQParams(xs []*gorgonia.Node, dim int) (*gorgonia.Node, error) {
 	return catNode("QCatKeepQParams", fmt.Sprintf("dim=%d", dim), xs,
 		func(qs []*qtensor.QTensor) (*qtensor.QTensor, error) { return ops.CatKeepQParams(qs, dim) })
 }
-

@@ -77,10 +77,18 @@ func TestPoolsMatchOps(t *testing.T) {
 		}
 		x4 := randQ(t, r, qp, 2, 3, 5, 4)
 		runUnaryCases(t, x4, []unaryCase{
-			{"nearest", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.Interpolate(q, nil, []float64{1.5, 2}, "nearest", false) },
-				func(n *gorgonia.Node) (*gorgonia.Node, error) { return QInterpolate(n, nil, []float64{1.5, 2}, "nearest", false) }},
-			{"bilinear", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.Interpolate(q, []int{7, 3}, nil, "bilinear", true) },
-				func(n *gorgonia.Node) (*gorgonia.Node, error) { return QInterpolate(n, []int{7, 3}, nil, "bilinear", true) }},
+			{"nearest", func(q *qtensor.QTensor) (*qtensor.QTensor, error) {
+				return ops.Interpolate(q, nil, []float64{1.5, 2}, "nearest", false)
+			},
+				func(n *gorgonia.Node) (*gorgonia.Node, error) {
+					return QInterpolate(n, nil, []float64{1.5, 2}, "nearest", false)
+				}},
+			{"bilinear", func(q *qtensor.QTensor) (*qtensor.QTensor, error) {
+				return ops.Interpolate(q, []int{7, 3}, nil, "bilinear", true)
+			},
+				func(n *gorgonia.Node) (*gorgonia.Node, error) {
+					return QInterpolate(n, []int{7, 3}, nil, "bilinear", true)
+				}},
 		})
 		x5 := randQ(t, r, qp, 2, 2, 5, 4, 6)
 		runUnaryCases(t, x5, []unaryCase{
@@ -179,7 +187,9 @@ func TestNormsMatchOps(t *testing.T) {
 		runUnaryCases(t, x4, []unaryCase{bn(ops.BatchNorm2d, QBatchNorm2d), bn(ops.BatchNormReLU, QBatchNormReLU),
 			{"group", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.GroupNorm(q, 2, w, b, 1e-5, 0.1, 10) },
 				func(n *gorgonia.Node) (*gorgonia.Node, error) { return QGroupNorm(n, 2, w, b, 1e-5, 0.1, 10) }},
-			{"group-noaffine", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.GroupNorm(q, 4, nil, nil, 1e-5, 0.1, 10) },
+			{"group-noaffine", func(q *qtensor.QTensor) (*qtensor.QTensor, error) {
+				return ops.GroupNorm(q, 4, nil, nil, 1e-5, 0.1, 10)
+			},
 				func(n *gorgonia.Node) (*gorgonia.Node, error) { return QGroupNorm(n, 4, nil, nil, 1e-5, 0.1, 10) }},
 			{"instance", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.InstanceNorm(q, w, b, 1e-5, 0.1, 10) },
 				func(n *gorgonia.Node) (*gorgonia.Node, error) { return QInstanceNorm(n, w, b, 1e-5, 0.1, 10) }},
@@ -194,7 +204,9 @@ func TestNormsMatchOps(t *testing.T) {
 				}
 				lww, lbb = lw[:k], lb[:k]
 			}
-			runUnaryCases(t, x4, []unaryCase{{"layer", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.LayerNorm(q, ns, lww, lbb, 1e-5, 0.1, 10) },
+			runUnaryCases(t, x4, []unaryCase{{"layer", func(q *qtensor.QTensor) (*qtensor.QTensor, error) {
+				return ops.LayerNorm(q, ns, lww, lbb, 1e-5, 0.1, 10)
+			},
 				func(n *gorgonia.Node) (*gorgonia.Node, error) { return QLayerNorm(n, ns, lww, lbb, 1e-5, 0.1, 10) }}})
 		}
 		runUnaryCases(t, randQ(t, r, qp, 2, c, 2, 3, 2), []unaryCase{bn(ops.BatchNorm3d, QBatchNorm3d)})
