@@ -1,0 +1,61 @@
+package kernels
+
+import "testing"
+
+func TestAddRequant(t *testing.T) {
+	// research note §12: add(a, b, 0.03, 50) = [55, 50, 59, 133].
+	a := []uint8{40, 0, 157, 230}
+	b := []uint8{62, 75, 10, 85}
+	dst := make([]uint8, 4)
+	AddRequant(dst, a, b, Requant8{0.01, 30}, Requant8{0.02, 60}, Requant8{0.03, 50}, false)
+	want := []uint8{55, 50, 59, 133}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("add %v, want %v", dst, want)
+		}
+	}
+	AddRequant(dst[:1], []uint8{0}, []uint8{0}, Requant8{0.01, 30}, Requant8{0.02, 60}, Requant8{0.03, 50}, true)
+	if dst[0] != 50 {
+		t.Fatalf("add_relu of a negative sum: %d", dst[0])
+	}
+}
+
+func TestMulRequant(t *testing.T) {
+	// research note §12: mul(a, b, 0.005, 100) = [101, 82, 0, 255].
+	a := []uint8{40, 0, 157, 230}
+	b := []uint8{62, 75, 10, 85}
+	dst := make([]uint8, 4)
+	MulRequant(dst, a, b, 30, 60, MulMultiplier(0.01, 0.02, 0.005), 100, false)
+	want := []uint8{101, 82, 0, 255}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("mul %v, want %v", dst, want)
+		}
+	}
+	MulRequant(dst, a, b, 30, 60, MulMultiplier(0.01, 0.02, 0.005), 100, true)
+	if dst[1] != 100 || dst[2] != 100 {
+		t.Fatalf("mul_relu %v", dst)
+	}
+}
+
+func TestRequantizeFromIntAndFlip(t *testing.T) {
+	src := []int8{-128, 0, 127}
+	dst := make([]int8, 3)
+	RequantizeFromInt(dst, src, 0, 10, 0.5, -5, false) // rne((q+10)/2) − 5; 68.5 → 68
+	want := []int8{-64, 0, 63}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("requantize %v, want %v", dst, want)
+		}
+	}
+	FlipCodes(dst, src, false, 0)
+	if dst[0] != 127 || dst[1] != -1 || dst[2] != -128 {
+		t.Fatalf("flip %v", dst)
+	}
+	u := []uint8{0, 9, 255}
+	du := make([]uint8, 3)
+	ClampCodes(du, u, 5, 200)
+	if du[0] != 5 || du[1] != 9 || du[2] != 200 {
+		t.Fatalf("clamp %v", du)
+	}
+}

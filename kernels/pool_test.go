@@ -1,0 +1,126 @@
+package kernels
+
+import "testing"
+
+func TestPoolOutputSize(t *testing.T) {
+	for _, c := range []struct {
+		in, k, pad, stride, dil int
+		ceil                    bool
+		want                    int
+	}{
+		{8, 2, 0, 2, 1, false, 4},
+		{7, 2, 0, 2, 1, false, 3},
+		{7, 2, 0, 2, 1, true, 4},
+		{8, 3, 1, 2, 1, true, 5},
+		{1, 2, 1, 2, 1, true, 1}, // the last window would start in the padding: 2 → 1
+		{5, 3, 1, 2, 1, true, 3},
+		{8, 3, 1, 1, 2, false, 6},
+		{5, 7, 0, 1, 1, false, -1},
+		{5, 7, 0, 7, 1, false, 0},
+	} {
+		if got := PoolOutputSize(c.in, c.k, c.pad, c.stride, c.dil, c.ceil); got != c.want {
+			t.Errorf("%+v: got %d", c, got)
+		}
+	}
+}
+
+func TestMaxPool2dDilationAndPadding(t *testing.T) {
+	// 1 plane 3x3; 2x2 kernel with dilation 2 covers the corners.
+	src := []int8{1, -5, 3, -5, -5, -5, 7, -5, 2}
+	dst := make([]int8, 1)
+	MaxPool2d(dst, src, 1, 3, 3, 1, 1, Window2d{KH: 2, KW: 2, SH: 1, SW: 1, DH: 2, DW: 2})
+	if dst[0] != 7 {
+		t.Fatalf("dilated max %d", dst[0])
+	}
+	u := []uint8{0, 0, 0, 0}
+	du := make([]uint8, 4)
+	MaxPool2d(du, u, 1, 2, 2, 2, 2, Window2d{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1})
+	for _, v := range du {
+		if v != 0 {
+			t.Fatalf("padding won: %v", du)
+		}
+	}
+}
+
+func TestAvgPool2dDivisorAndPad(t *testing.T) {
+	// one 2x2 plane of 4s, zp 1, 3x3 window, pad 1: sum of (q − zp) is 12.
+	src := []uint8{4, 4, 4, 4}
+	w := Window2d{KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1}
+	dst := make([]uint8, 4)
+	AvgPool2d(dst, src, 1, 2, 2, 2, 2, w, true, 0, 1, 1, 1) // 12/9 = 1.33 → 1, +1
+	if dst[0] != 2 {
+		t.Fatalf("count_include_pad: %v", dst)
+	}
+	AvgPool2d(dst, src, 1, 2, 2, 2, 2, w, false, 0, 1, 1, 1) // 12/4 = 3 → 4
+	if dst[0] != 4 {
+		t.Fatalf("exclude pad: %v", dst)
+	}
+	AvgPool2d(dst, src, 1, 2, 2, 2, 2, w, true, 8, 1, 1, 1) // 12/8 = 1.5 → +1 = 2.5 → 2 (even)
+	if dst[0] != 2 {
+		t.Fatalf("divisor: %v", dst)
+	}
+}
+
+func TestAvgPool3dChannelMultiplier(t *testing.T) {
+	// 9 channels: channels 0..7 use f32(1/div), channel 8 its round trip;
+	// results on exact sums agree.
+	n, c := 1, 9
+	src := make([]int8, c*8)
+	for i := range src {
+		src[i] = int8(i%17 - 8)
+	}
+	dst := make([]int8, c)
+	AvgPool3d(dst, src, n, c, 2, 2, 2, 1, 1, 1, Window3d{KD: 2, KH: 2, KW: 2, SD: 2, SH: 2, SW: 2}, true, 0, 0, 0, 1, 1)
+	for ch := 0; ch < c; ch++ {
+		var s int
+		for _, v := range src[ch*8 : ch*8+8] {
+			s += int(v)
+		}
+		q := float64(s) / 8
+		if d := float64(dst[ch]) - q; d > 0.5 || d < -0.5 {
+			t.Fatalf("channel %d: %d for mean %v", ch, dst[ch], q)
+		}
+	}
+}
+
+func TestAdaptiveBounds(t *testing.T) {
+	s, e := adaptiveBounds(7, 3)
+	want := [][2]int{{0, 3}, {2, 5}, {4, 7}}
+	for i := range want {
+		if s[i] != want[i][0] || e[i] != want[i][1] {
+			t.Fatalf("bounds %v %v", s, e)
+		}
+	}
+}
+
+func TestUpsampleNearestIndex(t *testing.T) {
+	src := []uint8{1, 2, 3}
+	dst := make([]uint8, 4)
+	UpsampleNearest2d(dst, src, 1, 1, 3, 1, 4, 0, 0) // step 0.75: 0, 0, 1, 2
+	if dst[0] != 1 || dst[1] != 1 || dst[2] != 2 || dst[3] != 3 {
+		t.Fatalf("nearest %v", dst)
+	}
+}
+
+func TestUpsampleBilinearHalfPixel(t *testing.T) {
+	// 1x2 → 1x4 without align_corners: sources 0, 0.25, 0.75, 1.
+	src := []int8{0, 40}
+	dst := make([]int8, 4)
+	UpsampleBilinear2d(dst, src, 1, 1, 2, 1, 4, false, 0, 0, 0, 0, 1)
+	want := []int8{0, 10, 30, 40}
+	for i := range want {
+		if dst[i] != want[i] {
+			t.Fatalf("bilinear %v, want %v", dst, want)
+		}
+	}
+}
+
+func BenchmarkMaxPool2d(b *testing.B) {
+	src := make([]uint8, 64*56*56)
+	dst := make([]uint8, 64*28*28)
+	w := Window2d{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}
+	b.SetBytes(int64(len(src)))
+	for i := 0; i < b.N; i++ {
+		MaxPool2d(dst, src, 64, 56, 56, 28, 28, w)
+	}
+}
