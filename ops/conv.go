@@ -363,14 +363,29 @@ func conv(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale float64,
 	}
 	if n > 0 {
 		g := p.geom(in[0], in[1], in[2], out[0], out[1], out[2])
-		convForward(g, p, n, xd, zx, rq, y.Dense().Uint8s())
+		convForward(g, p, n, xd, zx, rq, y.Dense().Uint8s(), pathAuto)
 	}
 	return y, nil
 }
 
+// convPath selects a convolution kernel; tests force each one.
+type convPath int
+
+const (
+	pathAuto convPath = iota
+	pathIm2col
+	pathDirect
+)
+
+// directMaxOg is the largest number of output channels per group for which
+// the direct kernel beats im2col + GEMM with one input channel per group
+// (measured with BenchmarkConv2d: depthwise wins by about 10×; a C = 1
+// input with 16 output channels loses by about 3× to the GEMM).
+const directMaxOg = 2
+
 // convForward runs a validated convolution of n NCDHW images into NCDHW out.
-func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32, rq *kernels.Requant, out []uint8) {
-	if g.Cg() == 1 {
+func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32, rq *kernels.Requant, out []uint8, path convPath) {
+	if path == pathDirect || (path == pathAuto && g.Cg() == 1 && g.Og() <= directMaxOg) {
 		kernels.ConvDirectNCHW(g, n, x, zx, p.w, p.wZP, rq, out)
 		return
 	}
