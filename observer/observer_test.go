@@ -272,7 +272,9 @@ func TestHistogramGaussianVariants(t *testing.T) {
 	}
 }
 
-func vec(v ...float32) *tensor.Dense { return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)) }
+func vec(v ...float32) *tensor.Dense {
+	return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v))
+}
 
 // pytorch-semantics.md §3.4 golden values on x = [-1, 2].
 func TestMinMaxSemanticsNote(t *testing.T) {
