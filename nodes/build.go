@@ -122,6 +122,9 @@ type spec struct {
 	// outShape maps the dry run's output shape to the node's output shape;
 	// nil keeps it.
 	outShape func(tensor.Shape) tensor.Shape
+	// out, when set, is the output port, already validated by the
+	// builder's own dry run; build then skips its dry run.
+	out *port
 }
 
 // batchOne returns s with its first dimension set to 1 (the dry-run shape
@@ -168,19 +171,23 @@ func build(s spec) (n *gorgonia.Node, op *Op, err error) {
 			return nil, nil, fmt.Errorf("nodes: %s: input %d belongs to another graph", s.name, i)
 		}
 	}
-	shape, qp, err := o.probe(s.probe)
-	if err != nil {
-		return nil, nil, err
-	}
-	if s.outShape != nil {
-		shape = s.outShape(shape)
-	}
-	if qp.Dtype.Type != nil && qdtype.IsQuantized(qp.Dtype) {
-		o.out = port{dt: qp.Dtype, shape: shape, quant: true, qp: qp}
+	if s.out != nil {
+		o.out = *s.out
 	} else {
-		o.out = port{dt: tensor.Float32, shape: shape}
+		shape, qp, err := o.probe(s.probe)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s.outShape != nil {
+			shape = s.outShape(shape)
+		}
+		if qp.Dtype.Type != nil && qdtype.IsQuantized(qp.Dtype) {
+			o.out = port{dt: qp.Dtype, shape: shape, quant: true, qp: qp}
+		} else {
+			o.out = port{dt: tensor.Float32, shape: shape}
+		}
 	}
-	o.out.typ = typeOf(o.out.dt, len(shape))
+	o.out.typ = typeOf(o.out.dt, len(o.out.shape))
 	n, err = gorgonia.ApplyOp(o, s.children...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("nodes: %s: %w", s.name, err)
