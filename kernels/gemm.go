@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -30,6 +31,7 @@ type PackedWeights struct {
 	k4     int     // ⌈K/4⌉ quads
 	data   []int8  // panels, 64-byte aligned
 	rowSum []int32 // Σ_k w[j][k]
+	comp   atomic.Pointer[compTerms]
 }
 
 // PackWeights packs a row-major N×K int8 matrix. It panics if len(w) < n·k.

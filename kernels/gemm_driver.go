@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -33,7 +34,8 @@ type gemmCall struct {
 	colComp []int32   // −aZP·Σw[j] + K·aZP·zw[j]
 	zw      []int32   // zw[j], nil when every weight zero point is 0
 	rowSumA []int32   // Σ_k a[i][k], only when zw != nil
-	mult    []float32 // N multipliers
+	mult    []float32 // N multipliers, or nil when multBuf holds the one
+	multBuf [panelCols]float32
 	bias    []float32 // nil or N
 	ap      []uint8   // a, or a copy padded to a multiple of 4 columns
 	alda    int       // row stride of ap
@@ -69,39 +71,16 @@ func gemm(g *gemmCall) {
 	im := activeImpl()
 	p := g.p
 	n, k := p.n, p.k
-	g.colComp = make([]int32, n)
-	allZero := true
-	for _, z := range g.wZP {
-		if z != 0 {
-			allZero = false
-		}
-	}
-	if !allZero {
-		g.zw = make([]int32, n)
-		for j := range g.zw {
-			g.zw[j] = g.wZP[0]
-			if len(g.wZP) > 1 {
-				g.zw[j] = g.wZP[j]
-			}
-		}
-	}
-	if g.aZP != 0 {
-		kz := int32(k) * g.aZP
-		for j := range g.colComp {
-			c := -g.aZP * p.rowSum[j]
-			if g.zw != nil {
-				c += kz * g.zw[j]
-			}
-			g.colComp[j] = c
-		}
-	}
+	t := p.terms(g.aZP, g.wZP)
+	g.colComp, g.zw = t.colComp, t.zw
 	if g.rq != nil {
 		g.mult = g.rq.Multiplier
-		if len(g.mult) == 1 && n > 1 {
-			g.mult = make([]float32, n)
-			for j := range g.mult {
-				g.mult[j] = g.rq.Multiplier[0]
+		if len(g.mult) == 1 {
+			// Per-tensor: every panel reads the same 64 copies.
+			for j := range g.multBuf {
+				g.multBuf[j] = g.mult[0]
 			}
+			g.mult = nil
 		}
 		g.bias = g.rq.Bias
 	}
@@ -201,6 +180,8 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 		}
 		if g.mult != nil {
 			e.mult = &g.mult[c0]
+		} else {
+			e.mult = &g.multBuf[0]
 		}
 		if g.bias != nil {
 			e.bias = &g.bias[c0]
@@ -220,6 +201,46 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 			im.epi(&e)
 		}
 	}
+}
+
+// compTerms holds the zero-point terms of one (aZP, wZP) pair; the last
+// pair used is cached on the PackedWeights, since inference calls repeat it.
+type compTerms struct {
+	aZP     int32
+	wZP     []int32
+	colComp []int32 // −aZP·Σw[j] + K·aZP·zw[j]
+	zw      []int32 // zw[j], nil when every weight zero point is 0
+}
+
+func (p *PackedWeights) terms(aZP int32, wZP []int32) *compTerms {
+	if c := p.comp.Load(); c != nil && c.aZP == aZP && slices.Equal(c.wZP, wZP) {
+		return c
+	}
+	c := &compTerms{aZP: aZP, wZP: slices.Clone(wZP), colComp: make([]int32, p.n)}
+	for _, z := range wZP {
+		if z != 0 {
+			c.zw = make([]int32, p.n)
+			break
+		}
+	}
+	for j := range c.zw {
+		c.zw[j] = wZP[0]
+		if len(wZP) > 1 {
+			c.zw[j] = wZP[j]
+		}
+	}
+	if aZP != 0 {
+		kz := int32(p.k) * aZP
+		for j := range c.colComp {
+			v := -aZP * p.rowSum[j]
+			if c.zw != nil {
+				v += kz * c.zw[j]
+			}
+			c.colComp[j] = v
+		}
+	}
+	p.comp.Store(c)
+	return c
 }
 
 // sumU8 returns Σ a[i] (wrapping in int32), eight bytes at a time.
