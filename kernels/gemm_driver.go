@@ -37,8 +37,13 @@ type gemmCall struct {
 	mult    []float32 // N multipliers, or nil when multBuf holds the one
 	multBuf [panelCols]float32
 	bias    []float32 // nil or N
-	ap      []uint8   // a, or a copy padded to a multiple of 4 columns
-	alda    int       // row stride of ap
+	// The kernels read whole k-quads, up to 3 bytes past K in a row. Those
+	// bytes meet the zero padding of the weights, so their value never
+	// matters, but they must exist: rows [tail0, m) whose quads would run
+	// off the end of a are read from tail, a zero-padded copy (stride tlda).
+	tail0 int
+	tail  []uint8
+	tlda  int
 }
 
 // epiArgs is the epilogue's view of one tile; every field is 8 bytes wide
@@ -85,21 +90,26 @@ func gemm(g *gemmCall) {
 		g.bias = g.rq.Bias
 	}
 
-	g.ap, g.alda = g.a, g.lda
+	g.tail0 = g.m
 	var pooled *[]uint8
 	if k%4 != 0 {
-		// The kernels read whole k-quads; copy A into rows padded with zeros
-		// (whose products with the zero weight padding vanish).
-		pooled = aPool.Get().(*[]uint8)
-		g.alda = p.k4 * 4
-		if cap(*pooled) < g.m*g.alda {
-			*pooled = make([]uint8, g.m*g.alda)
+		for g.tail0 > 0 && (g.tail0-1)*g.lda+p.k4*4 > len(g.a) {
+			g.tail0--
 		}
-		g.ap = (*pooled)[:g.m*g.alda]
-		for i := 0; i < g.m; i++ {
-			row := g.ap[i*g.alda : (i+1)*g.alda]
-			copy(row, g.a[i*g.lda:i*g.lda+k])
-			clear(row[k:])
+		if g.tail0 < g.m {
+			pooled = aPool.Get().(*[]uint8)
+			g.tlda = p.k4 * 4
+			rows := g.m - g.tail0
+			if cap(*pooled) < rows*g.tlda {
+				*pooled = make([]uint8, rows*g.tlda)
+			}
+			g.tail = (*pooled)[:rows*g.tlda]
+			for r := 0; r < rows; r++ {
+				i := g.tail0 + r
+				row := g.tail[r*g.tlda : (r+1)*g.tlda]
+				copy(row, g.a[i*g.lda:i*g.lda+k])
+				clear(row[k:])
+			}
 		}
 	}
 	if g.zw != nil {
@@ -186,10 +196,17 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 		if g.bias != nil {
 			e.bias = &g.bias[c0]
 		}
-		for i := i0; i < i1; i += mrMax {
+		for i := i0; i < i1; {
 			mr := min(mrMax, i1-i)
+			if i < g.tail0 {
+				mr = min(mr, g.tail0-i)
+			}
 			if p.k4 > 0 {
-				im.dot(mr, pw, p.k4, &g.ap[i*g.alda], g.alda, b, pw*4, &tile[0])
+				if i < g.tail0 {
+					im.dot(mr, pw, p.k4, &g.a[i*g.lda], g.lda, b, pw*4, &tile[0])
+				} else {
+					im.dot(mr, pw, p.k4, &g.tail[(i-g.tail0)*g.tlda], g.tlda, b, pw*4, &tile[0])
+				}
 			} else {
 				clear(tile[:mr*tileLd])
 			}
@@ -199,6 +216,7 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 			}
 			e.out = unsafe.Add(g.out, i*g.ldo+c0*elem)
 			im.epi(&e)
+			i += mr
 		}
 	}
 }
