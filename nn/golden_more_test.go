@@ -7,10 +7,75 @@ import (
 )
 
 func buildGoldenMore(c goldenCase) (Module, error) {
+	a := c.Args
+	in, hidden := argInt(a, "in", 0), argInt(a, "hidden", 0)
+	bias := WithBias(argBool(a, "bias", true))
+	switch c.Type {
+	case "Upsample":
+		var scale []float64
+		if v, ok := a["scale"].([]any); ok {
+			for _, s := range v {
+				scale = append(scale, s.(float64))
+			}
+		}
+		mode, _ := a["mode"].(string)
+		return NewUpsample(argInts(a, "size"), scale, mode, argBool(a, "align_corners", false))
+	case "Embedding":
+		e, err := NewEmbedding(argInt(a, "num", 0), argInt(a, "dim", 0))
+		if err != nil {
+			return nil, err
+		}
+		if p, ok := a["padding_idx"].(float64); ok {
+			if err := e.SetPaddingIdx(int(p)); err != nil {
+				return nil, err
+			}
+		}
+		return e, nil
+	case "LSTM":
+		m, err := NewLSTM(in, hidden, argInt(a, "layers", 1), argBool(a, "bidirectional", false), bias)
+		if err != nil {
+			return nil, err
+		}
+		m.BatchFirst = argBool(a, "batch_first", false)
+		return m, nil
+	case "GRU":
+		m, err := NewGRU(in, hidden, argInt(a, "layers", 1), argBool(a, "bidirectional", false), bias)
+		if err != nil {
+			return nil, err
+		}
+		m.BatchFirst = argBool(a, "batch_first", false)
+		return m, nil
+	case "LSTMCell":
+		return NewLSTMCell(in, hidden, bias)
+	case "GRUCell":
+		return NewGRUCell(in, hidden, bias)
+	case "RNNCell":
+		nl, _ := a["nonlinearity"].(string)
+		return NewRNNCell(in, hidden, nl, bias)
+	}
 	return nil, fmt.Errorf("no builder for %s", c.Type)
 }
 
+// forwardGolden runs m on the case inputs; recurrent modules take their
+// initial states as extra inputs and return their final states too.
 func forwardGolden(m Module, ins []*gorgonia.Node) ([]*gorgonia.Node, error) {
+	switch mm := m.(type) {
+	case *LSTM:
+		out, hn, cn, err := mm.ForwardState(ins[0], ins[1], ins[2])
+		return []*gorgonia.Node{out, hn, cn}, err
+	case *GRU:
+		out, hn, err := mm.ForwardState(ins[0], ins[1])
+		return []*gorgonia.Node{out, hn}, err
+	case *LSTMCell:
+		h, c, err := mm.ForwardState(ins[0], ins[1], ins[2])
+		return []*gorgonia.Node{h, c}, err
+	case *GRUCell:
+		h, err := mm.ForwardState(ins[0], ins[1])
+		return []*gorgonia.Node{h}, err
+	case *RNNCell:
+		h, err := mm.ForwardState(ins[0], ins[1])
+		return []*gorgonia.Node{h}, err
+	}
 	y, err := Call(m, ins[0])
 	return []*gorgonia.Node{y}, err
 }
