@@ -1,5 +1,7 @@
 package kernels
 
+import "encoding/binary"
+
 // ConvGeom describes a grouped 3-D convolution over inputs of Groups·Cg
 // channels and D×H×W positions, producing O = Groups·Og channels of
 // OD×OH×OW positions. 1-D and 2-D convolutions use D = KD = OD = 1 (and
@@ -64,46 +66,116 @@ func (g *ConvGeom) checkForward() {
 // channel-major (NCHW, NCDHW) to channel-minor (NHWC, NDHWC) layout:
 // dst[(i·hw+p)·c+ch] = src[(i·c+ch)·hw+p].
 func NCHWToNHWC(dst, src []uint8, n, c, hw int) {
-	if len(src) < n*c*hw || len(dst) < n*c*hw {
-		panic("kernels: NCHWToNHWC: slice too short")
+	NCHWToNHWCRange(dst, src, n, c, hw, 0, hw)
+}
+
+// NCHWToNHWCRange is NCHWToNHWC restricted to positions [p0, p1) of every
+// image, so that callers can split the work.
+func NCHWToNHWCRange(dst, src []uint8, n, c, hw, p0, p1 int) {
+	if len(src) < n*c*hw || len(dst) < n*c*hw || p0 < 0 || p1 > hw || p0 > p1 {
+		panic("kernels: NCHWToNHWC: slice too short or bad range")
 	}
 	for i := 0; i < n; i++ {
-		s := src[i*c*hw : (i+1)*c*hw]
-		d := dst[i*c*hw : (i+1)*c*hw]
-		// Blocks of 8 channels keep 8 source rows in cache while writing.
-		ch := 0
-		for ; ch+8 <= c; ch += 8 {
-			r0, r1, r2, r3 := s[ch*hw:(ch+1)*hw], s[(ch+1)*hw:(ch+2)*hw], s[(ch+2)*hw:(ch+3)*hw], s[(ch+3)*hw:(ch+4)*hw]
-			r4, r5, r6, r7 := s[(ch+4)*hw:(ch+5)*hw], s[(ch+5)*hw:(ch+6)*hw], s[(ch+6)*hw:(ch+7)*hw], s[(ch+7)*hw:(ch+8)*hw]
-			for p := 0; p < hw; p++ {
-				o := d[p*c+ch : p*c+ch+8]
-				o[0], o[1], o[2], o[3] = r0[p], r1[p], r2[p], r3[p]
-				o[4], o[5], o[6], o[7] = r4[p], r5[p], r6[p], r7[p]
+		transposeBytes(dst[i*c*hw:(i+1)*c*hw], src[i*c*hw:(i+1)*c*hw], c, hw, p0, p1)
+	}
+}
+
+// transposeBytes writes the transpose of the rows×cols matrix src
+// (row-major) into dst (cols×rows, row-major), for columns [c0, c1) only.
+// It moves 8×8 blocks through registers.
+func transposeBytes(dst, src []uint8, rows, cols, c0, c1 int) {
+	r := 0
+	for ; r+8 <= rows; r += 8 {
+		c := c0
+		for ; c+8 <= c1; c += 8 {
+			var m [8]uint64
+			for k := range m {
+				m[k] = binary.LittleEndian.Uint64(src[(r+k)*cols+c:])
+			}
+			transpose8x8(&m)
+			for k := range m {
+				binary.LittleEndian.PutUint64(dst[(c+k)*rows+r:], m[k])
 			}
 		}
-		for ; ch < c; ch++ {
-			r := s[ch*hw : (ch+1)*hw]
-			for p, v := range r {
-				d[p*c+ch] = v
+		for ; c < c1; c++ {
+			d := dst[c*rows+r : c*rows+r+8]
+			for k := range d {
+				d[k] = src[(r+k)*cols+c]
 			}
 		}
+	}
+	for ; r < rows; r++ {
+		row := src[r*cols : (r+1)*cols]
+		for c := c0; c < c1; c++ {
+			dst[c*rows+r] = row[c]
+		}
+	}
+}
+
+// transpose8x8 transposes the 8×8 byte matrix whose row k is m[k] (byte j
+// of row k at bits 8j) by swapping 4×4, then 2×2, then 1×1 blocks.
+func transpose8x8(m *[8]uint64) {
+	for i := 0; i < 4; i++ {
+		a, b := m[i], m[i+4]
+		m[i] = a&0x00000000FFFFFFFF | b<<32
+		m[i+4] = a>>32 | b&0xFFFFFFFF00000000
+	}
+	for _, i := range [4]int{0, 1, 4, 5} {
+		a, b := m[i], m[i+2]
+		m[i] = a&0x0000FFFF0000FFFF | (b&0x0000FFFF0000FFFF)<<16
+		m[i+2] = (a>>16)&0x0000FFFF0000FFFF | b&0xFFFF0000FFFF0000
+	}
+	for _, i := range [4]int{0, 2, 4, 6} {
+		a, b := m[i], m[i+1]
+		m[i] = a&0x00FF00FF00FF00FF | (b&0x00FF00FF00FF00FF)<<8
+		m[i+1] = (a>>8)&0x00FF00FF00FF00FF | b&0xFF00FF00FF00FF00
 	}
 }
 
 // NHWCToNCHW is the inverse of NCHWToNHWC:
 // dst[(i·c+ch)·hw+p] = src[(i·hw+p)·c+ch].
 func NHWCToNCHW(dst, src []uint8, n, c, hw int) {
-	if len(src) < n*c*hw || len(dst) < n*c*hw {
-		panic("kernels: NHWCToNCHW: slice too short")
+	NHWCToNCHWRange(dst, src, n, c, hw, 0, hw)
+}
+
+// NHWCToNCHWRange is NHWCToNCHW restricted to positions [p0, p1) of every
+// image.
+func NHWCToNCHWRange(dst, src []uint8, n, c, hw, p0, p1 int) {
+	if len(src) < n*c*hw || len(dst) < n*c*hw || p0 < 0 || p1 > hw || p0 > p1 {
+		panic("kernels: NHWCToNCHW: slice too short or bad range")
 	}
 	for i := 0; i < n; i++ {
-		s := src[i*c*hw : (i+1)*c*hw]
-		d := dst[i*c*hw : (i+1)*c*hw]
-		for ch := 0; ch < c; ch++ {
-			r := d[ch*hw : (ch+1)*hw]
-			for p := range r {
-				r[p] = s[p*c+ch]
+		transposeRows(dst[i*c*hw:(i+1)*c*hw], src[i*c*hw:(i+1)*c*hw], hw, c, p0, p1)
+	}
+}
+
+// transposeRows writes the transpose of the rows×cols matrix src into dst
+// (cols×rows) for rows [r0, r1) only, in 8×8 blocks.
+func transposeRows(dst, src []uint8, rows, cols, r0, r1 int) {
+	c := 0
+	for ; c+8 <= cols; c += 8 {
+		r := r0
+		for ; r+8 <= r1; r += 8 {
+			var m [8]uint64
+			for k := range m {
+				m[k] = binary.LittleEndian.Uint64(src[(r+k)*cols+c:])
 			}
+			transpose8x8(&m)
+			for k := range m {
+				binary.LittleEndian.PutUint64(dst[(c+k)*rows+r:], m[k])
+			}
+		}
+		for ; r < r1; r++ {
+			s := src[r*cols+c : r*cols+c+8]
+			for k, v := range s {
+				dst[(c+k)*rows+r] = v
+			}
+		}
+	}
+	for ; c < cols; c++ {
+		d := dst[c*rows : (c+1)*rows]
+		for r := r0; r < r1; r++ {
+			d[r] = src[r*cols+c]
 		}
 	}
 }
@@ -114,50 +186,70 @@ func NHWCToNCHW(dst, src []uint8, n, c, hw int) {
 // fall into the padding hold xZP. Group g's GEMM operand is col[g·KGroup():]
 // with row stride Groups·KGroup().
 func Im2ColNHWC(g *ConvGeom, n int, x []uint8, xZP uint8, col []uint8) {
+	Im2ColNHWCRows(g, n, x, xZP, 0, n*g.OutSpatial(), col)
+}
+
+// Im2ColNHWCRows is Im2ColNHWC restricted to rows [r0, r1) of the matrix;
+// col holds the whole matrix (rows outside the range are not touched).
+func Im2ColNHWCRows(g *ConvGeom, n int, x []uint8, xZP uint8, r0, r1 int, col []uint8) {
 	g.checkForward()
 	cg, kg := g.Cg(), g.KGroup()
 	row := g.Groups * kg
 	inImg := g.InSpatial() * g.C
-	if len(x) < n*inImg || len(col) < n*g.OutSpatial()*row {
-		panic("kernels: Im2ColNHWC: slice too short")
+	os := g.OutSpatial()
+	if len(x) < n*inImg || len(col) < r1*row || r0 < 0 || r0 > r1 || r1 > n*os {
+		panic("kernels: Im2ColNHWC: slice too short or bad rows")
 	}
-	r := 0
-	for i := 0; i < n; i++ {
+	for r := r0; r < r1; r++ {
+		i, pos := r/os, r%os
+		od, oh, ow := pos/(g.OH*g.OW), pos/g.OW%g.OH, pos%g.OW
 		img := x[i*inImg : (i+1)*inImg]
-		for od := 0; od < g.OD; od++ {
-			for oh := 0; oh < g.OH; oh++ {
-				for ow := 0; ow < g.OW; ow++ {
-					dst := col[r*row : (r+1)*row]
-					r++
-					t := 0
-					for kd := 0; kd < g.KD; kd++ {
-						id := od*g.SD - g.PD + kd*g.DD
-						for kh := 0; kh < g.KH; kh++ {
-							ih := oh*g.SH - g.PH + kh*g.DH
-							inRow := id >= 0 && id < g.D && ih >= 0 && ih < g.H
-							for kw := 0; kw < g.KW; kw++ {
-								iw := ow*g.SW - g.PW + kw*g.DW
-								if !inRow || iw < 0 || iw >= g.W {
-									for gr := 0; gr < g.Groups; gr++ {
-										fill(dst[gr*kg+t*cg:gr*kg+(t+1)*cg], xZP)
-									}
-								} else {
-									src := img[((id*g.H+ih)*g.W+iw)*g.C:]
-									switch {
-									case cg == 1 && g.Groups == 1:
-										dst[t] = src[0]
-									case g.Groups == 1:
-										copy(dst[t*cg:(t+1)*cg], src[:cg])
-									default:
-										for gr := 0; gr < g.Groups; gr++ {
-											copy(dst[gr*kg+t*cg:gr*kg+(t+1)*cg], src[gr*cg:(gr+1)*cg])
-										}
-									}
-								}
-								t++
-							}
+		dst := col[r*row : (r+1)*row]
+		t := 0
+		for kd := 0; kd < g.KD; kd++ {
+			id := od*g.SD - g.PD + kd*g.DD
+			for kh := 0; kh < g.KH; kh++ {
+				ih := oh*g.SH - g.PH + kh*g.DH
+				inRow := id >= 0 && id < g.D && ih >= 0 && ih < g.H
+				if g.Groups == 1 && g.DW == 1 {
+					// The KW taps of a row are contiguous in NHWC: one fill
+					// for the left padding, one copy, one fill for the right.
+					iw0 := ow*g.SW - g.PW
+					kw0, kw1 := 0, g.KW
+					if !inRow {
+						kw1 = 0
+					} else {
+						kw0 = min(max(-iw0, 0), g.KW)
+						kw1 = max(min(g.W-iw0, g.KW), kw0)
+					}
+					seg := dst[t*cg : (t+g.KW)*cg]
+					fill(seg[:kw0*cg], xZP)
+					if n := (kw1 - kw0) * cg; n > 16 {
+						copy(seg[kw0*cg:kw1*cg], img[((id*g.H+ih)*g.W+iw0+kw0)*g.C:])
+					} else if n > 0 {
+						src := img[((id*g.H+ih)*g.W+iw0+kw0)*g.C:]
+						src = src[:n]
+						for j, v := range src {
+							seg[kw0*cg+j] = v
 						}
 					}
+					fill(seg[kw1*cg:], xZP)
+					t += g.KW
+					continue
+				}
+				for kw := 0; kw < g.KW; kw++ {
+					iw := ow*g.SW - g.PW + kw*g.DW
+					if !inRow || iw < 0 || iw >= g.W {
+						for gr := 0; gr < g.Groups; gr++ {
+							fill(dst[gr*kg+t*cg:gr*kg+(t+1)*cg], xZP)
+						}
+					} else {
+						src := img[((id*g.H+ih)*g.W+iw)*g.C:]
+						for gr := 0; gr < g.Groups; gr++ {
+							copy(dst[gr*kg+t*cg:gr*kg+(t+1)*cg], src[gr*cg:(gr+1)*cg])
+						}
+					}
+					t++
 				}
 			}
 		}
@@ -206,56 +298,63 @@ func ConvWeightsToGemm(g *ConvGeom, w []int8, group int) []int8 {
 // (depthwise ones above all). Its results are identical to the im2col +
 // GEMM path.
 func ConvDirectNCHW(g *ConvGeom, n int, x []uint8, xZP int32, w []int8, wZP []int32, rq *Requant, out []uint8) {
+	ConvDirectNCHWRange(g, n, x, xZP, w, wZP, rq, out, 0, n*g.Groups)
+}
+
+// ConvDirectNCHWRange is ConvDirectNCHW restricted to the (image, group)
+// pairs u in [u0, u1), u = image·Groups + group, so that callers can split
+// the work.
+func ConvDirectNCHWRange(g *ConvGeom, n int, x []uint8, xZP int32, w []int8, wZP []int32, rq *Requant, out []uint8, u0, u1 int) {
 	g.checkForward()
 	cg, og, taps := g.Cg(), g.Og(), g.Taps()
 	inPlane, outPlane := g.InSpatial(), g.OutSpatial()
-	if len(x) < n*g.C*inPlane || len(out) < n*g.O*outPlane || len(w) < g.O*cg*taps {
-		panic("kernels: ConvDirectNCHW: slice too short")
+	if len(x) < n*g.C*inPlane || len(out) < n*g.O*outPlane || len(w) < g.O*cg*taps || u0 < 0 || u0 > u1 || u1 > n*g.Groups {
+		panic("kernels: ConvDirectNCHW: slice too short or bad range")
 	}
 	if len(wZP) != 1 && len(wZP) != g.O {
 		panic("kernels: ConvDirectNCHW: wZP must have 1 or O entries")
 	}
 	checkRequant(rq, g.O, 0, 255)
-	// Weights minus their zero points, (O, Cg, taps).
-	wv := make([]int32, g.O*cg*taps)
-	for o := 0; o < g.O; o++ {
-		zw := wZP[0]
-		if len(wZP) > 1 {
-			zw = wZP[o]
-		}
-		for t, v := range w[o*cg*taps : (o+1)*cg*taps] {
-			wv[o*cg*taps+t] = int32(v) - zw
-		}
-	}
 	pd, ph, pw := g.D+2*g.PD, g.H+2*g.PH, g.W+2*g.PW
 	padded := make([]int32, pd*ph*pw)
 	acc := make([]int32, og*outPlane)
-	for i := 0; i < n; i++ {
-		for gr := 0; gr < g.Groups; gr++ {
-			for j := range acc {
-				acc[j] = 0
-			}
-			for c := 0; c < cg; c++ {
-				ci := gr*cg + c
-				padPlane(g, x[(i*g.C+ci)*inPlane:(i*g.C+ci+1)*inPlane], xZP, padded, pd, ph, pw)
-				for o := 0; o < og; o++ {
-					oc := gr*og + o
-					directPlane(g, padded, ph, pw, wv[(oc*cg+c)*taps:(oc*cg+c+1)*taps], acc[o*outPlane:(o+1)*outPlane])
-				}
-			}
+	wv := make([]int32, og*cg*taps) // one group's weights minus zero points
+	lastGroup := -1
+	for u := u0; u < u1; u++ {
+		i, gr := u/g.Groups, u%g.Groups
+		if gr != lastGroup {
 			for o := 0; o < og; o++ {
 				oc := gr*og + o
-				RequantizeRow(acc[o*outPlane:(o+1)*outPlane], oc, rq, out[(i*g.O+oc)*outPlane:(i*g.O+oc+1)*outPlane])
+				zw := wZP[0]
+				if len(wZP) > 1 {
+					zw = wZP[oc]
+				}
+				for t, v := range w[oc*cg*taps : (oc+1)*cg*taps] {
+					wv[o*cg*taps+t] = int32(v) - zw
+				}
 			}
+			lastGroup = gr
+		}
+		for j := range acc {
+			acc[j] = 0
+		}
+		for c := 0; c < cg; c++ {
+			ci := gr*cg + c
+			padPlane(g, x[(i*g.C+ci)*inPlane:(i*g.C+ci+1)*inPlane], xZP, padded, pd, ph, pw)
+			for o := 0; o < og; o++ {
+				directPlane(g, padded, ph, pw, wv[(o*cg+c)*taps:(o*cg+c+1)*taps], acc[o*outPlane:(o+1)*outPlane])
+			}
+		}
+		for o := 0; o < og; o++ {
+			oc := gr*og + o
+			RequantizeRow(acc[o*outPlane:(o+1)*outPlane], oc, rq, out[(i*g.O+oc)*outPlane:(i*g.O+oc+1)*outPlane])
 		}
 	}
 }
 
-// padPlane writes x − xZP into the interior of a zero-padded pd×ph×pw plane.
+// padPlane writes x − xZP into the interior of a pd×ph×pw plane whose
+// border the caller has zeroed (it is never written).
 func padPlane(g *ConvGeom, x []uint8, xZP int32, padded []int32, pd, ph, pw int) {
-	for j := range padded {
-		padded[j] = 0
-	}
 	for d := 0; d < g.D; d++ {
 		for h := 0; h < g.H; h++ {
 			src := x[(d*g.H+h)*g.W : (d*g.H+h+1)*g.W]

@@ -189,7 +189,7 @@ func TestConvPathsMatchNaive(t *testing.T) {
 
 func TestNCHWTransposeRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
-	for _, s := range [][3]int{{1, 1, 1}, {2, 3, 5}, {1, 8, 7}, {3, 17, 4}, {2, 9, 1}} {
+	for _, s := range [][3]int{{1, 1, 1}, {2, 3, 5}, {1, 8, 7}, {3, 17, 4}, {2, 9, 1}, {2, 16, 24}, {1, 64, 67}, {3, 9, 17}, {1, 24, 8}} {
 		n, c, hw := s[0], s[1], s[2]
 		x := make([]uint8, n*c*hw)
 		for i := range x {
@@ -207,7 +207,18 @@ func TestNCHWTransposeRoundTrip(t *testing.T) {
 			}
 		}
 		back := make([]uint8, len(x))
-		NHWCToNCHW(back, nhwc, n, c, hw)
+		// Two ranges with a split at an odd position, as callers split work.
+		mid := hw / 3
+		NHWCToNCHWRange(back, nhwc, n, c, hw, mid, hw)
+		NHWCToNCHWRange(back, nhwc, n, c, hw, 0, mid)
+		again := make([]uint8, len(x))
+		NCHWToNHWCRange(again, x, n, c, hw, 0, mid)
+		NCHWToNHWCRange(again, x, n, c, hw, mid, hw)
+		for i := range again {
+			if again[i] != nhwc[i] {
+				t.Fatalf("%v: split NCHWToNHWC differs at %d", s, i)
+			}
+		}
 		for i := range x {
 			if back[i] != x[i] {
 				t.Fatalf("%v: round trip differs at %d", s, i)

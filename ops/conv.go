@@ -24,6 +24,7 @@ package ops
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qtensor"
@@ -386,13 +387,20 @@ const directMaxOg = 2
 // convForward runs a validated convolution of n NCDHW images into NCDHW out.
 func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32, rq *kernels.Requant, out []uint8, path convPath) {
 	if path == pathDirect || (path == pathAuto && g.Cg() == 1 && g.Og() <= directMaxOg) {
-		kernels.ConvDirectNCHW(g, n, x, zx, p.w, p.wZP, rq, out)
+		perUnit := g.Og() * g.OutSpatial() * g.Taps()
+		parallelRange(n*g.Groups, max(1, parallelGrain/max(perUnit, 1)), func(lo, hi int) {
+			kernels.ConvDirectNCHWRange(g, n, x, zx, p.w, p.wZP, rq, out, lo, hi)
+		})
 		return
 	}
 	is, os := g.InSpatial(), g.OutSpatial()
-	xn := make([]uint8, n*is*g.C)
-	kernels.NCHWToNHWC(xn, x, n, g.C, is)
-	yn := make([]uint8, n*os*g.O)
+	xn := getBytes(n * is * g.C)
+	defer putBytes(xn)
+	parallelRange(is, max(1, parallelGrain/max(n*g.C, 1)), func(lo, hi int) {
+		kernels.NCHWToNHWCRange(xn, x, n, g.C, is, lo, hi)
+	})
+	yn := getBytes(n * os * g.O)
+	defer putBytes(yn)
 	og, kg := g.Og(), g.KGroup()
 	rqs := groupRequants(rq, g.Groups, og)
 	pointwise := g.Groups == 1 && g.KD*g.KH*g.KW == 1 && g.SD*g.SH*g.SW == 1 && g.PD+g.PH+g.PW == 0
@@ -402,16 +410,64 @@ func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32,
 		row := g.Groups * kg
 		nb := im2colBudget / max(os*row, 1)
 		nb = min(max(nb, 1), n)
-		col := make([]uint8, nb*os*row)
+		col := getBytes(nb * os * row)
+		defer putBytes(col)
 		for i0 := 0; i0 < n; i0 += nb {
 			cnt := min(nb, n-i0)
-			kernels.Im2ColNHWC(g, cnt, xn[i0*is*g.C:], uint8(zx), col)
+			xi := xn[i0*is*g.C:]
+			parallelRange(cnt*os, max(1, parallelGrain/max(row, 1)), func(lo, hi int) {
+				kernels.Im2ColNHWCRows(g, cnt, xi, uint8(zx), lo, hi, col)
+			})
 			for gr := 0; gr < g.Groups; gr++ {
 				kernels.GemmU8S8Requant(cnt*os, col[gr*kg:], row, zx, p.gemm[gr], p.gemmZP[gr], rqs[gr], yn[i0*os*g.O+gr*og:], g.O)
 			}
 		}
 	}
-	kernels.NHWCToNCHW(out, yn, n, g.O, os)
+	parallelRange(os, max(1, parallelGrain/max(n*g.O, 1)), func(lo, hi int) {
+		kernels.NHWCToNCHWRange(out, yn, n, g.O, os, lo, hi)
+	})
+}
+
+// parallelGrain is the least work (bytes moved or multiply-adds) worth a
+// goroutine of its own.
+const parallelGrain = 1 << 16
+
+// parallelRange splits [0, n) into at most kernels.Threads() contiguous
+// parts of at least minPart items and runs f on them concurrently. The
+// parts write disjoint outputs, so results do not depend on the split.
+func parallelRange(n, minPart int, f func(lo, hi int)) {
+	parts := min(kernels.Threads(), n/max(minPart, 1))
+	if parts <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < parts; i++ {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(n*i/parts, n*(i+1)/parts)
+	}
+	f(0, n/parts)
+	wg.Wait()
+}
+
+// bytePool recycles the layout and im2col scratch buffers of convolutions.
+var bytePool sync.Pool
+
+// getBytes returns a scratch slice of length n with unspecified contents.
+func getBytes(n int) []uint8 {
+	if b, ok := bytePool.Get().(*[]uint8); ok && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]uint8, n)
+}
+
+func putBytes(b []uint8) {
+	if cap(b) > 0 {
+		bytePool.Put(&b)
+	}
 }
 
 // groupRequants splits a per-channel epilogue into one per group of og
