@@ -156,6 +156,10 @@ type golden struct {
 		Values  []int64 `json:"values"`
 		Indices []int64 `json:"indices"`
 	} `json:"topk"`
+	Dequantize []struct {
+		Q   gFull  `json:"q"`
+		Out []gNum `json:"out"`
+	} `json:"dequantize"`
 	Views []struct {
 		X    gFull         `json:"x"`
 		Op   string        `json:"op"`
@@ -217,6 +221,35 @@ func TestGoldenQuantize(t *testing.T) {
 		}
 		if got := q.Ints(); !slices.Equal(got, c.Q) {
 			t.Errorf("per-channel %d (%s %v axis %d): got %v, PyTorch %v", i, c.Dtype, c.Shape, c.Axis, got, c.Q)
+		}
+	}
+}
+
+func TestGoldenDequantize(t *testing.T) {
+	g := loadGolden(t)
+	if len(g.Dequantize) == 0 {
+		t.Fatal("no dequantize vectors")
+	}
+	for i, c := range g.Dequantize {
+		q := c.Q.full(t)
+		d, err := q.Dequantize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := f32s(c.Out)
+		for j, v := range d.Float32s() {
+			if diff := q.Int(j) - c.Q.ZeroPoint; !q.qp.PerChannel() && (diff > math.MaxInt32 || diff < math.MinInt32) {
+				// PyTorch computes q − zp in int32 here and wraps; we
+				// compute it exactly.
+				if v != float32(diff)*float32(c.Q.Scale) {
+					t.Errorf("dequantize %d: q=%d → %v, want the exact %v", i, q.Int(j), v, float32(diff)*float32(c.Q.Scale))
+				}
+				continue
+			}
+			if math.Float32bits(v) != math.Float32bits(want[j]) {
+				t.Errorf("dequantize %d (%s %s): q=%d → %v, PyTorch %v", i, c.Q.Dtype, c.Q.QScheme, q.Int(j), v, want[j])
+				break
+			}
 		}
 	}
 }

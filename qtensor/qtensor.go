@@ -303,46 +303,67 @@ func channelSplit(shape []int, axis int) (outer, ch, inner int) {
 	return outer, shape[axis], inner
 }
 
-// Dequantize returns the real values as a new float32 tensor:
-// x = f32(q − zp)·f32(scale) per element, with the element's channel
-// parameters for per-channel tensors; torch.Tensor.dequantize.
+// Dequantize returns the real values as a new float32 tensor;
+// torch.Tensor.dequantize. The arithmetic is PyTorch 1.13's CPU kernels':
+//
+//	per-tensor:   x = f32(q − zp) · f32(scale)                  (float32)
+//	per-channel:  x = f32((f32(q) − f32(zp[c])) · scale[c])     (product in float64)
+//	float qparams: x = (f32(q) − zp[c]) · f32(scale[c])         (float32)
+//
+// The per-channel product is taken in double with the float64 scale, as
+// dequantize_per_channel_affine_kernel does; it differs from the float32
+// product only for scales that are not float32 values, and the float32
+// subtraction only for qint32 values beyond 2²⁴. PyTorch computes the
+// per-tensor q − zp in int32, which wraps around for qint32 values near
+// ±2³¹ with a zero point of the other sign; qgorgonia computes it exactly.
 func (q *QTensor) Dequantize() (*tensor.Dense, error) {
 	shape := q.d.Shape()
 	n := shape.TotalSize()
 	out := make([]float32, n)
-	if !q.qp.PerChannel() {
-		s := float32(q.qp.Scale())
-		zp := q.qp.ZeroPoint()
-		for i := 0; i < n; i++ {
-			out[i] = float32(q.Int(i)-zp) * s
-		}
-	} else {
-		if q.qp.Axis >= len(shape) || shape[q.qp.Axis] != len(q.qp.Scales) {
-			return nil, fmt.Errorf("qtensor: dequantize: %d per-channel scales do not match axis %d of shape %v", len(q.qp.Scales), q.qp.Axis, shape)
-		}
-		outer, ch, inner := channelSplit(shape, q.qp.Axis)
-		for o := 0; o < outer; o++ {
-			for c := 0; c < ch; c++ {
-				s := float32(q.qp.Scales[c])
-				off := (o*ch + c) * inner
-				if q.qp.Scheme == qdtype.PerChannelAffineFloatQParams {
-					z := q.qp.FloatZeroPoints[c]
-					for i := off; i < off+inner; i++ {
-						out[i] = (float32(q.Int(i)) - z) * s
-					}
-					continue
-				}
-				zp := q.qp.ZeroPoints[c]
-				for i := off; i < off+inner; i++ {
-					out[i] = float32(q.Int(i)-zp) * s
-				}
-			}
-		}
+	if q.qp.PerChannel() && (q.qp.Axis >= len(shape) || shape[q.qp.Axis] != len(q.qp.Scales)) {
+		return nil, fmt.Errorf("qtensor: dequantize: %d per-channel scales do not match axis %d of shape %v", len(q.qp.Scales), q.qp.Axis, shape)
+	}
+	switch q.d.Dtype() {
+	case qdtype.QUInt8Dtype:
+		dequantizeT(q.d.Uint8s()[:n], out, shape, q.qp)
+	case qdtype.QInt8Dtype:
+		dequantizeT(q.d.Int8s()[:n], out, shape, q.qp)
+	default:
+		dequantizeT(q.d.Int32s()[:n], out, shape, q.qp)
 	}
 	if len(shape) == 0 {
 		return tensor.New(tensor.WithShape(), tensor.WithBacking(out)), nil
 	}
 	return tensor.New(tensor.WithShape(shape.Clone()...), tensor.WithBacking(out)), nil
+}
+
+func dequantizeT[T uint8 | int8 | int32](src []T, out []float32, shape []int, qp qdtype.QParams) {
+	if !qp.PerChannel() {
+		s := float32(qp.Scale())
+		zp := qp.ZeroPoint()
+		for i, v := range src {
+			out[i] = float32(int64(v)-zp) * s
+		}
+		return
+	}
+	outer, ch, inner := channelSplit(shape, qp.Axis)
+	for o := 0; o < outer; o++ {
+		for c := 0; c < ch; c++ {
+			off := (o*ch + c) * inner
+			row, dst := src[off:off+inner], out[off:off+inner]
+			if qp.Scheme == qdtype.PerChannelAffineFloatQParams {
+				s, z := float32(qp.Scales[c]), qp.FloatZeroPoints[c]
+				for i, v := range row {
+					dst[i] = (float32(v) - z) * s
+				}
+				continue
+			}
+			s, z := qp.Scales[c], float32(qp.ZeroPoints[c])
+			for i, v := range row {
+				dst[i] = float32(float64(float32(v)-z) * s)
+			}
+		}
+	}
 }
 
 // IntRepr returns the integer representation as a new plain tensor of

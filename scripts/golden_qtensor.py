@@ -91,6 +91,27 @@ for dtype in ["quint8", "qint8", "qint32"]:
         qpc.append({"x": floats(x), "shape": shape, "scales": scales.tolist(), "zero_points": zps.tolist(), "axis": axis, "dtype": dtype, "q": ints(q)})
 out["quantize_per_channel"] = qpc
 
+# dequantize, including per-channel scales that are not float32 values
+# (PyTorch multiplies in double there) and qint32 integers beyond 2**24.
+deq = []
+for dtype, lo, hi in [("quint8", 0, 256), ("qint8", -128, 128), ("qint32", -2**31, 2**31 - 1)]:
+    st = {"quint8": torch.uint8, "qint8": torch.int8, "qint32": torch.int32}[dtype]
+    ints_ = torch.randint(lo, hi, (3, 40)).to(st)
+    if dtype == "qint32":
+        ints_[0, :8] = torch.tensor([2**24 + 1, 2**24 + 3, -2**24 - 1, 2**25 + 1, 2**31 - 1, -2**31, 123456789, 7], dtype=torch.int32)
+    for scales in [[0.1, 1 / 3, 0.123456789], [0.25, 0.5, 0.0078125]]:
+        zps = [0, 5, -7] if dtype != "quint8" else [0, 5, 200]
+        pcq = torch._make_per_channel_quantized_tensor(ints_, torch.tensor(scales, dtype=torch.float64), torch.tensor(zps), 0)
+        deq.append({"q": {"dtype": dtype, "shape": [3, 40], "data": ints_.flatten().tolist(), "qscheme": "per_channel_affine",
+                          "scales": scales, "zero_points": zps, "axis": 0}, "out": floats(pcq.dequantize())})
+        x = (torch.randn(3, 40) * 20).to(torch.float32)
+        qq = torch.quantize_per_channel(x, torch.tensor(scales, dtype=torch.float64), torch.tensor(zps), 0, DT[dtype])
+        qpc.append({"x": floats(x), "shape": [3, 40], "scales": scales, "zero_points": zps, "axis": 0, "dtype": dtype, "q": ints(qq)})
+        ptq = torch._make_per_tensor_quantized_tensor(ints_, scales[2], zps[2])
+        deq.append({"q": {"dtype": dtype, "shape": [3, 40], "data": ints_.flatten().tolist(), "qscheme": "per_tensor_affine",
+                          "scale": scales[2], "zero_point": zps[2]}, "out": floats(ptq.dequantize())})
+out["dequantize"] = deq
+
 # mean: innermost dims (integer path) and others (float cascade path).
 means = []
 mean_shapes = [
