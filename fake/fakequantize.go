@@ -334,3 +334,9 @@ var (
 	_ Quantizer = (*FakeQuantizer)(nil)
 	_ Quantizer = (*FusedMovingAvgObsFakeQuantize)(nil)
 )
+
+// DisableObserver is disable_observer: EnableObserver(false).
+func (f *FakeQuantizer) DisableObserver() { f.observerOn = false }
+
+// DisableFakeQuant is disable_fake_quant: EnableFakeQuant(false).
+func (f *FakeQuantizer) DisableFakeQuant() { f.fakeQuantOn = false }
