@@ -462,3 +462,57 @@ func TestLearnableTrainingMovesScale(t *testing.T) {
 		t.Fatalf("scale %v did not shrink from 0.5", sv)
 	}
 }
+
+func TestLearnableStaticEstimateWritesParameters(t *testing.T) {
+	l, err := NewLearnableFakeQuantizer(LearnableConfig{Observer: observer.WithArgs(observer.NewMovingAveragePerChannelMinMaxObserver,
+		observer.WithQuantRange(-128, 127), observer.WithDtype(qdtype.QInt8Dtype), observer.WithQScheme(qdtype.PerChannelSymmetric)),
+		ChannelLen: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{-1, 0.5, 2, 0.25, -0.5, 0.1}))
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float32, G.WithShape(2, 3), G.WithName("w"), G.WithValue(w))
+	y, s, z, _, err := LearnableFakeQuantize(x, l, "wfq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost := G.Must(G.Sum(y))
+	if _, err := G.Grad(cost, x, s, z); err != nil {
+		t.Fatal(err)
+	}
+	var yv G.Value
+	G.Read(y, &yv)
+	m := G.NewTapeMachine(g, G.BindDualValues(x, s, z))
+	defer m.Close()
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	sc := l.Scale().Float32s()
+	if math.Abs(float64(sc[0])-2.0/127.5) > 1e-7 || math.Abs(float64(sc[1])-0.5/127.5) > 1e-7 {
+		t.Fatalf("static estimate scales %v, want [2/127.5 0.5/127.5]", sc)
+	}
+	qp, err := l.CalculateQParams()
+	if err != nil || qp.Axis != 0 || len(qp.Scales) != 2 || qp.ZeroPoints[0] != 0 {
+		t.Fatalf("calculate qparams %v %v", qp, err)
+	}
+	want, err := FakeQuantizeLearnablePerChannelAffine(w, sc, l.ZeroPoint().Float32s(), 0, -128, 127)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range yv.Data().([]float32) {
+		if v != want.Float32s()[i] {
+			t.Fatalf("y[%d] = %v, want %v", i, v, want.Float32s()[i])
+		}
+	}
+	// Learning is off: the parameter gradients are zero, x gets the STE.
+	sg, _ := s.Grad()
+	for _, v := range sg.Data().([]float32) {
+		if v != 0 {
+			t.Fatalf("scale gradient %v while learning is off", sg.Data())
+		}
+	}
+	if _, err := NewLearnableFakeQuantizer(LearnableConfig{ChannelLen: 3}); err == nil {
+		t.Fatal("ChannelLen with a per-tensor observer accepted")
+	}
+}
