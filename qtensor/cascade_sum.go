@@ -106,9 +106,6 @@ func sumBlock(x, out []float32, inBase, outBase int, d0, d1 iterDim) {
 	size0, size1 := d0.size, d1.size
 	in0, in1 := d0.in, d1.in
 	outStride := d1.out
-	seq := func(base, stride int) func(int) float32 {
-		return func(i int) float32 { return x[base+i*stride] }
-	}
 	switch {
 	case in0 == 1 && size0 >= sumVecLanes:
 		// vectorized_inner_sum
@@ -120,7 +117,7 @@ func sumBlock(x, out []float32, inBase, outBase int, d0, d1 iterDim) {
 				final += x[row+k]
 			}
 			for l := 0; l < sumVecLanes; l++ {
-				final += rowSum(seq(row+l, sumVecLanes), vecSize)
+				final += rowSum(x, row+l, sumVecLanes, vecSize)
 			}
 			out[outBase+j*outStride] += final
 		}
@@ -129,44 +126,48 @@ func sumBlock(x, out []float32, inBase, outBase int, d0, d1 iterDim) {
 		j := 0
 		for ; j+4*sumVecLanes <= size1; j += 4 * sumVecLanes {
 			for c := j; c < j+4*sumVecLanes; c++ {
-				out[outBase+c*outStride] += cascadeSum(seq(inBase+c, in0), size0)
+				out[outBase+c*outStride] += cascadeSum(x, inBase+c, in0, size0)
 			}
 		}
 		for ; j < size1; j++ {
-			out[outBase+j*outStride] += rowSum(seq(inBase+j, in0), size0)
+			out[outBase+j*outStride] += rowSum(x, inBase+j, in0, size0)
 		}
 	case in0 < in1:
 		// scalar_inner_sum
 		for j := 0; j < size1; j++ {
-			out[outBase+j*outStride] += rowSum(seq(inBase+j*in1, in0), size0)
+			out[outBase+j*outStride] += rowSum(x, inBase+j*in1, in0, size0)
 		}
 	default:
 		// scalar_outer_sum
 		j := 0
 		for ; j+3 < size1; j += 4 {
 			for c := j; c < j+4; c++ {
-				out[outBase+c*outStride] += cascadeSum(seq(inBase+c*in1, in0), size0)
+				out[outBase+c*outStride] += cascadeSum(x, inBase+c*in1, in0, size0)
 			}
 		}
 		for ; j < size1; j++ {
-			out[outBase+j*outStride] += rowSum(seq(inBase+j*in1, in0), size0)
+			out[outBase+j*outStride] += rowSum(x, inBase+j*in1, in0, size0)
 		}
 	}
 }
 
-// cascadeSum is one lane of ATen's multi_row_sum over x(0) … x(size−1).
-func cascadeSum(x func(int) float32, size int) float32 {
+// cascadeSum is one lane of ATen's multi_row_sum over the size elements
+// x[base], x[base+stride], ...
+func cascadeSum(x []float32, base, stride, size int) float32 {
 	const levels = 4
 	power := max(4, ceilLog2(size)/levels)
 	step := 1 << power
 	mask := step - 1
 	var acc [levels]float32
-	i := 0
+	i, p := 0, base
 	for i+step <= size {
+		a := acc[0]
 		for j := 0; j < step; j++ {
-			acc[0] += x(i)
-			i++
+			a += x[p]
+			p += stride
 		}
+		acc[0] = a
+		i += step
 		for j := 1; j < levels; j++ {
 			acc[j] += acc[j-1]
 			acc[j-1] = 0
@@ -176,7 +177,8 @@ func cascadeSum(x func(int) float32, size int) float32 {
 		}
 	}
 	for ; i < size; i++ {
-		acc[0] += x(i)
+		acc[0] += x[p]
+		p += stride
 	}
 	for j := 1; j < levels; j++ {
 		acc[0] += acc[j]
@@ -184,18 +186,18 @@ func cascadeSum(x func(int) float32, size int) float32 {
 	return acc[0]
 }
 
-// rowSum is one lane of ATen's row_sum: four interleaved cascades, the tail
-// added to the first, then the four combined in order.
-func rowSum(x func(int) float32, size int) float32 {
+// rowSum is one lane of ATen's row_sum over x[base], x[base+stride], ...:
+// four interleaved cascades, the tail added to the first, then the four
+// combined in order.
+func rowSum(x []float32, base, stride, size int) float32 {
 	const ilp = 4
 	n := size / ilp
 	var p [ilp]float32
 	for k := 0; k < ilp; k++ {
-		k := k
-		p[k] = cascadeSum(func(i int) float32 { return x(i*ilp + k) }, n)
+		p[k] = cascadeSum(x, base+k*stride, stride*ilp, n)
 	}
 	for i := n * ilp; i < size; i++ {
-		p[0] += x(i)
+		p[0] += x[base+i*stride]
 	}
 	for k := 1; k < ilp; k++ {
 		p[0] += p[k]
