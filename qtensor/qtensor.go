@@ -5,8 +5,31 @@
 // quantized torch.Tensor of PyTorch 1.13.
 //
 // A QTensor's Dense is always contiguous and row-major and is owned by the
-// QTensor: view-like methods return QTensors over new storage unless their
-// documentation says they share it.
+// QTensor. View-like methods (Reshape/View, Flatten, Select, Slice, Narrow,
+// Expand, AsStrided, Squeeze, Unsqueeze, Transpose, Permute, IndexSelect)
+// therefore return QTensors over new storage, where PyTorch returns views
+// sharing it; none of them shares storage with its receiver. Only the
+// in-place methods CopyFrom, CopyFromDense, Fill and Resize (PyTorch's
+// copy_, fill_ and resize_) modify a QTensor.
+//
+// The method set follows PyTorch 1.13 on quantized tensors:
+//   - construction and conversion: Quantize, QuantizePerTensor,
+//     QuantizePerChannel, FromInts, Empty, Dequantize, IntRepr, Clone;
+//   - views, with PyTorch's per-channel rules (see Select and Reshape): a
+//     selection of one channel becomes per-tensor, transposes of
+//     per-channel tensors are errors;
+//   - comparisons on dequantized values (Compare, CompareScalar, Eq, ...,
+//     LtScalar) and exact identity (Equal);
+//   - reductions keeping the input's qparams: Max, Min, MaxDim, MinDim,
+//     Mean, MeanDims, Sort, Topk (per-tensor tensors only, as in PyTorch).
+//
+// Results are bit-identical to PyTorch 1.13's CPU build, including the
+// float32 summation order of mean and the element order of an unsorted topk;
+// the few deliberate deviations (NaN input, overflowing qint32 arithmetic,
+// per-channel views PyTorch gets wrong) are documented on the methods. Every
+// function and method returns an error for bad arguments, leaving its
+// inputs untouched, instead of panicking (a nil *QTensor receiver is a
+// programming error, as for any Go type).
 package qtensor
 
 import (
