@@ -240,8 +240,14 @@ func newUniform(kind string, c *config, perChannel bool) (uniform, error) {
 	return u, nil
 }
 
-func (u *uniform) Dtype() tensor.Dtype            { return u.dtype }
-func (u *uniform) QScheme() qdtype.QScheme        { return u.scheme }
+// Dtype returns the quantized dtype the parameters are for.
+func (u *uniform) Dtype() tensor.Dtype { return u.dtype }
+
+// QScheme returns the observer's quantization scheme.
+func (u *uniform) QScheme() qdtype.QScheme { return u.scheme }
+
+// QuantRange returns the effective [quant_min, quant_max]
+// (calculate_qmin_qmax of the custom range or the dtype, and reduce_range).
 func (u *uniform) QuantRange() (qmin, qmax int64) { return u.qmin, u.qmax }
 
 // Eps returns the lower bound on computed scales.
