@@ -464,13 +464,18 @@ func (c *ConvTranspose2d) Clone() Module { return &ConvTranspose2d{c.cloneConv()
 // Clone deep-copies the layer.
 func (c *ConvTranspose3d) Clone() Module { return &ConvTranspose3d{c.cloneConv()} }
 
-// sliceAxis returns n[..., lo:hi, ...] along axis, keeping the axis even
-// when hi − lo = 1 (Gorgonia's Slice drops it).
+// sliceAxis returns a contiguous copy of n[..., lo:hi, ...] along axis,
+// keeping the axis even when hi − lo = 1 (Gorgonia's Slice drops it).
 func sliceAxis(n *gorgonia.Node, axis, lo, hi int) (*gorgonia.Node, error) {
 	sl := make([]tensor.Slice, axis+1)
 	sl[axis] = gorgonia.S(lo, hi)
 	y, err := gorgonia.Slice(n, sl...)
 	if err != nil {
+		return nil, err
+	}
+	// Slice yields a strided view; Gorgonia's Reshape and matmul gradients
+	// mishandle such views, so copy it into contiguous storage first.
+	if y, err = activate(y, act{kind: actCopy}); err != nil {
 		return nil, err
 	}
 	want := n.Shape().Clone()

@@ -26,15 +26,15 @@ func normalize(x *gorgonia.Node, start, end int, eps float64, runMean, runVar *g
 		if count == 0 {
 			return nil, fmt.Errorf("nn: normalization: no elements to average over in %v", s)
 		}
-		inv := gorgonia.NewConstant(float32(1) / float32(count))
+		inv := act{kind: actScale, a: float32(1) / float32(count)}
 		if mean, err = spanSum(x, start, end); err != nil {
 			return nil, err
 		}
-		if mean, err = gorgonia.HadamardProd(mean, inv); err != nil {
+		if mean, err = activate(mean, inv); err != nil {
 			return nil, err
 		}
 	}
-	neg, err := gorgonia.Neg(mean)
+	neg, err := activate(mean, act{kind: actScale, a: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -43,14 +43,14 @@ func normalize(x *gorgonia.Node, start, end int, eps float64, runMean, runVar *g
 		return nil, err
 	}
 	if runMean == nil {
-		sq, err := gorgonia.Square(xc)
+		sq, err := activate(xc, act{kind: actSquare})
 		if err != nil {
 			return nil, err
 		}
 		if v, err = spanSum(sq, start, end); err != nil {
 			return nil, err
 		}
-		if v, err = gorgonia.HadamardProd(v, gorgonia.NewConstant(float32(1)/float32(count))); err != nil {
+		if v, err = activate(v, act{kind: actScale, a: float32(1) / float32(count)}); err != nil {
 			return nil, err
 		}
 		if track != nil {
@@ -59,11 +59,7 @@ func normalize(x *gorgonia.Node, start, end int, eps float64, runMean, runVar *g
 			}
 		}
 	}
-	ve, err := gorgonia.Add(v, gorgonia.NewConstant(float32(eps)))
-	if err != nil {
-		return nil, err
-	}
-	invstd, err := gorgonia.InverseSqrt(ve)
+	invstd, err := activate(v, act{kind: actInvStd, e: eps})
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +214,10 @@ type bnStatsOp struct {
 	id   uint64
 }
 
-var _ gorgonia.SDOp = &bnStatsOp{}
+var (
+	_ gorgonia.SDOp = &bnStatsOp{}
+	_ gorgonia.ADOp = &bnStatsOp{}
+)
 
 func (op *bnStatsOp) Arity() int { return 2 }
 func (op *bnStatsOp) Type() hm.Type {
@@ -518,4 +517,13 @@ func (m *InstanceNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 		return nil, err
 	}
 	return gorgonia.Reshape(y, s.Clone())
+}
+
+// DoDiff passes the variance's gradient through for the LispMachine.
+func (op *bnStatsOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) error {
+	g, err := outputGrad("batch_norm stats", output)
+	if err != nil {
+		return err
+	}
+	return accumulateGrad("batch_norm stats", inputs[1], g)
 }

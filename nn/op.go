@@ -174,7 +174,13 @@ func matmul(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 			}
 			return y, err
 		}
-		y, err = gorgonia.OuterProd(av, bv)
+		// An outer product from span ops (Gorgonia's OuterProd has a wrong
+		// symbolic gradient in v0.9.18).
+		rows, err := gorgonia.ApplyOp(spanExpandOp{start: 0, end: 1, out: want.Clone(), vd: 1}, av)
+		if err != nil {
+			return nil, err
+		}
+		return spanApply(rows, bv, spanMul, 1, 2)
 	case M == 1 && N == 1:
 		av, err := gorgonia.Reshape(a, tensor.Shape{K})
 		if err != nil {

@@ -22,15 +22,20 @@ const (
 	actHardswish
 	actSigmoid
 	actTanh
+	actScale  // a·x
+	actSquare // x²
+	actInvStd // 1/√(x + eps), eps in e
+	actCopy   // x, into fresh contiguous storage
 )
 
-var actNames = [...]string{"relu", "hardtanh", "leaky_relu", "elu", "hardsigmoid", "hardswish", "sigmoid", "tanh"}
+var actNames = [...]string{"relu", "hardtanh", "leaky_relu", "elu", "hardsigmoid", "hardswish", "sigmoid", "tanh", "scale", "square", "invstd", "contiguous"}
 
 // act is an activation with its parameters: a, b are (min, max) for
 // hardtanh, the negative slope for leaky_relu and alpha for elu.
 type act struct {
 	kind actKind
 	a, b float32
+	e    float64
 }
 
 // f is the forward formula in float32, written as PyTorch 1.13's CPU kernels.
@@ -67,6 +72,14 @@ func (a act) f(x float32) float32 {
 		return float32(1 / (1 + math.Exp(-float64(x))))
 	case actTanh:
 		return float32(math.Tanh(float64(x)))
+	case actScale:
+		return a.a * x
+	case actSquare:
+		return x * x
+	case actInvStd:
+		return float32(1 / math.Sqrt(float64(x)+a.e))
+	case actCopy:
+		return x
 	}
 	panic("nn: unknown activation")
 }
@@ -114,11 +127,20 @@ func (a act) df(x float32) float32 {
 	case actTanh:
 		t := float32(math.Tanh(float64(x)))
 		return 1 - t*t
+	case actScale:
+		return a.a
+	case actSquare:
+		return 2 * x
+	case actInvStd:
+		v := float64(x) + a.e
+		return float32(-0.5 / (v * math.Sqrt(v)))
+	case actCopy:
+		return 1
 	}
 	panic("nn: unknown activation")
 }
 
-func (a act) String() string { return fmt.Sprintf("%s(%g,%g)", actNames[a.kind], a.a, a.b) }
+func (a act) String() string { return fmt.Sprintf("%s(%g,%g,%g)", actNames[a.kind], a.a, a.b, a.e) }
 
 // activate applies a to x as one Gorgonia node.
 func activate(x *gorgonia.Node, a act) (*gorgonia.Node, error) {
