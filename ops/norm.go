@@ -221,15 +221,18 @@ func clampF(r float64, lo, hi int64) int64 {
 // consecutive codes. Per group (float32 unless noted):
 //
 //	μq   = f32(Σq)/n,  μ = μq − zx
-//	varq = max(f32(Σq²)/n − μq·μq, 0)
+//	varq = max(fma(−μq, μq, f32(Σq²)/n), 0)
 //	k    = f32(f64(sx)/sqrt(f64(varq·sx·sx) + eps))       (float64 sqrt)
-//	y    = fma((f32(q − zx) − μ)·k, γ, β)
+//	d    = f32(q − zx) − μ
+//	y    = fma(f32(d·k), γ, β)        (layer norm)
+//	y    = fma(d, f32(k·γ), β)        (group norm)
 //	q'   = clamp(zy + rne(y·f32(1/sy)), qmin, qmax)
 //
-// γ, β come from gamma/beta (nil: 1 and 0): per element of the group
-// (layer norm, perChannel false) or per channel, channel = group's index
-// mod groups times channelsPerGroup plus the element's channel within the
-// group (group norm).
+// where fma rounds once (PyTorch's AVX2 build fuses these). γ, β come from
+// gamma/beta (nil: 1 and 0): per element of the group (layer norm,
+// perChannel false) or per channel, channel = group's index mod groups
+// times channelsPerGroup plus the element's channel within the group
+// (group norm).
 func normalize(q []int32, m, n int, zx int32, sx float32, eps float64, gamma, beta []float32, perChannel bool, groups, chPerGroup int, sy float32, zy int32, qmin, qmax int32) {
 	inv := 1 / sy
 	perCh := 1
@@ -245,7 +248,9 @@ func normalize(q []int32, m, n int, zx int32, sx float32, eps float64, gamma, be
 		}
 		meanQ := float32(sum) / float32(n)
 		mu := meanQ - float32(zx)
-		varQ := max(float32(float32(sumSq)/float32(n))-float32(meanQ*meanQ), 0)
+		// GCC contracts the variance's a − b·c into one FMA in PyTorch's
+		// AVX2 kernel.
+		varQ := max(fma32(-meanQ, meanQ, float32(sumSq)/float32(n)), 0)
 		k := float32(float64(sx) / math.Sqrt(float64(float32(varQ*sx)*sx)+eps))
 		for i, v := range x {
 			gm, bt := float32(1), float32(0)
@@ -259,8 +264,15 @@ func normalize(q []int32, m, n int, zx int32, sx float32, eps float64, gamma, be
 			if beta != nil {
 				bt = beta[idx]
 			}
-			y := float32(float32(float32(v-zx)-mu) * k)
-			y = fma32(y, gm, bt)
+			d := float32(v-zx) - mu
+			var y float32
+			if perChannel {
+				// group norm folds k into γ: (d·f32(k·γ)) + β, fused.
+				y = fma32(d, float32(k*gm), bt)
+			} else {
+				// layer norm: f32(d·k)·γ + β, the last two fused.
+				y = fma32(float32(d*k), gm, bt)
+			}
 			x[i] = kernelsQuantize(y, inv, zy, qmin, qmax)
 		}
 	}
