@@ -13,8 +13,9 @@ import (
 //	c[r·ldc/4+j] = Σ_{q<k4} Σ_{t<4} int32(a[r·lda+4q+t])·int32(b[q·bstride+4j+t])
 //
 // for r < MR and j < NC (MR and NC are in its name), wrapping in int32. ldc
-// and bstride are in bytes.
-type dotFunc func(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+// and bstride are in bytes. With accum != 0 the tile is added to the c
+// already there (K is processed in blocks).
+type dotFunc func(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // gemmImpl is one kernel path of the u8×s8 GEMM.
 type gemmImpl struct {
@@ -23,8 +24,9 @@ type gemmImpl struct {
 	// width cols (a multiple of 16, at most 64).
 	mrMax func(cols int) int
 	// dot fills the mr×cols raw tile c (row stride tileLd) from mr rows of
-	// A (stride lda, k4 whole quads) and one panel b (bstride bytes per quad).
-	dot func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32)
+	// A (stride lda, k4 whole quads) and one panel b (bstride bytes per
+	// quad), or adds to it when accum is set.
+	dot func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool)
 	// epi applies the epilogue to one tile.
 	epi func(e *epiArgs)
 }

@@ -38,20 +38,27 @@ var avx512MR = [5]int{0, 12, 12, 8, 6}
 var avx512Impl = &gemmImpl{
 	name:  "avx512vnni",
 	mrMax: func(cols int) int { return avx512MR[cols/16] },
-	dot: func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
-		dotAVX512VNNI[cols/16][mr](k4, a, lda, b, bstride, c, tileLd*4)
+	dot: func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
+		dotAVX512VNNI[cols/16][mr](k4, a, lda, b, bstride, c, tileLd*4, flag(accum))
 	},
 	epi: epiAVX512,
 }
 
 // dotYMM runs a 16-column ymm microkernel over each 16-column group of the panel.
-func dotYMM(tab [][]dotFunc) func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
-	return func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
+func dotYMM(tab [][]dotFunc) func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
+	return func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
 		f := tab[2][mr]
 		for j := 0; j < cols; j += 16 {
-			f(k4, a, lda, addInt8(b, 4*j), bstride, addInt32(c, j), tileLd*4)
+			f(k4, a, lda, addInt8(b, 4*j), bstride, addInt32(c, j), tileLd*4, flag(accum))
 		}
 	}
+}
+
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 var avxvnniImpl = &gemmImpl{

@@ -157,33 +157,41 @@ func gemm(g *gemmCall) {
 	}
 }
 
-// run computes output rows [i0, i1) of panels [p0, p1): for each panel and
-// each block of rows, a microkernel fills a raw int32 tile and the
-// epilogue compensates zero points and stores it in the output type.
+// Blocking. Within one panel, rows are taken mcRows at a time and K in
+// blocks of kcQuads quads, so that a block of the panel (kcQuads·4·64 bytes
+// = 32 KiB) stays in L1 while every row tile of the block streams past it;
+// the int32 tiles of the mcRows rows accumulate in cbuf (24 KiB) across the
+// K blocks, and the epilogue then turns all of them into output at once.
+// (On the development machine kcQuads from 64 to 256 measured the same
+// within noise; unblocked K was up to 18% slower in the microkernel alone.)
+const (
+	kcQuads = 128
+	mcRows  = 96 // a multiple of every MR
+)
+
+var cbufPool = sync.Pool{New: func() any { return new([mcRows * tileLd]int32) }}
+
+// run computes output rows [i0, i1) of panels [p0, p1).
 func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 	if i0 >= i1 || p0 >= p1 {
 		return
 	}
-	var tile [maxMR * tileLd]int32
+	cbuf := cbufPool.Get().(*[mcRows * tileLd]int32)
+	defer cbufPool.Put(cbuf)
 	p := g.p
 	elem := 4
 	if g.mode == modeU8 || g.mode == modeS8 {
 		elem = 1
 	}
-	e := epiArgs{c: &tile[0], colComp: nil, mode: g.mode, ldo: g.ldo}
+	e := epiArgs{c: &cbuf[0], mode: g.mode, ldo: g.ldo}
 	if g.rq != nil {
 		e.zp, e.min, e.max = int64(g.rq.ZeroPoint), int64(g.rq.Min), int64(g.rq.Max)
 	}
 	for pi := p0; pi < p1; pi++ {
 		c0 := pi * panelCols
 		pw := p.panelWidth(c0)
-		cols := min(panelCols, p.n-c0)
-		var b *int8
-		if p.k4 > 0 {
-			b = &p.data[c0*p.k4*4]
-		}
 		mrMax := im.mrMax(pw)
-		e.cols = cols
+		e.cols = min(panelCols, p.n-c0)
 		e.colComp = &g.colComp[c0]
 		if g.zw != nil {
 			e.zw = &g.zw[c0]
@@ -196,27 +204,33 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 		if g.bias != nil {
 			e.bias = &g.bias[c0]
 		}
-		for i := i0; i < i1; {
-			mr := min(mrMax, i1-i)
-			if i < g.tail0 {
-				mr = min(mr, g.tail0-i)
+		panel := c0 * p.k4 * 4
+		for mb := i0; mb < i1; mb += mcRows {
+			me := min(mb+mcRows, i1)
+			if p.k4 == 0 {
+				clear(cbuf[:(me-mb)*tileLd])
 			}
-			if p.k4 > 0 {
-				if i < g.tail0 {
-					im.dot(mr, pw, p.k4, &g.a[i*g.lda], g.lda, b, pw*4, &tile[0])
-				} else {
-					im.dot(mr, pw, p.k4, &g.tail[(i-g.tail0)*g.tlda], g.tlda, b, pw*4, &tile[0])
+			for kb := 0; kb < p.k4; kb += kcQuads {
+				kq := min(kcQuads, p.k4-kb)
+				b := &p.data[panel+kb*pw*4]
+				for i := mb; i < me; {
+					mr := min(mrMax, me-i)
+					c := &cbuf[(i-mb)*tileLd]
+					if i < g.tail0 {
+						mr = min(mr, g.tail0-i)
+						im.dot(mr, pw, kq, &g.a[i*g.lda+kb*4], g.lda, b, pw*4, c, kb > 0)
+					} else {
+						im.dot(mr, pw, kq, &g.tail[(i-g.tail0)*g.tlda+kb*4], g.tlda, b, pw*4, c, kb > 0)
+					}
+					i += mr
 				}
-			} else {
-				clear(tile[:mr*tileLd])
 			}
-			e.rows = mr
+			e.rows = me - mb
 			if g.zw != nil {
-				e.rowSum = &g.rowSumA[i]
+				e.rowSum = &g.rowSumA[mb]
 			}
-			e.out = unsafe.Add(g.out, i*g.ldo+c0*elem)
+			e.out = unsafe.Add(g.out, mb*g.ldo+c0*elem)
 			im.epi(&e)
-			i += mr
 		}
 	}
 }

@@ -14,19 +14,17 @@ var genericImpl = &gemmImpl{
 // dotGeneric is the Go loop every dotFunc implements:
 //
 //	c[r·tileLd+j] = Σ_{q<k4} Σ_{t<4} int32(a[r·lda+4q+t])·int32(b[q·bstride+4j+t])
-func dotGeneric(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32) {
+//
+// (added to c when accum is set).
+func dotGeneric(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
 	as := unsafe.Slice(a, (mr-1)*lda+k4*4)
 	bs := unsafe.Slice(b, (k4-1)*bstride+cols*4)
 	cs := unsafe.Slice(c, mr*tileLd)
-	if k4 == 0 {
-		for r := 0; r < mr; r++ {
-			clear(cs[r*tileLd : r*tileLd+cols])
-		}
-		return
-	}
 	for r := 0; r < mr; r++ {
 		acc := cs[r*tileLd : r*tileLd+cols]
-		clear(acc)
+		if !accum {
+			clear(acc)
+		}
 		row := as[r*lda : r*lda+k4*4]
 		for q := 0; q < k4; q++ {
 			a0, a1, a2, a3 := int32(row[4*q]), int32(row[4*q+1]), int32(row[4*q+2]), int32(row[4*q+3])

@@ -7,192 +7,192 @@ package kernels
 // dotU8S8_1x16c4_AVX512VNNI computes an 1×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_1x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x16c4_AVX512VNNI computes an 2×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_2x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x16c4_AVX512VNNI computes an 3×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_3x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_4x16c4_AVX512VNNI computes an 4×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_4x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_4x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_5x16c4_AVX512VNNI computes an 5×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_5x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_5x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_6x16c4_AVX512VNNI computes an 6×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_6x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_6x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_7x16c4_AVX512VNNI computes an 7×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_7x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_7x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_8x16c4_AVX512VNNI computes an 8×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_8x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_8x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_9x16c4_AVX512VNNI computes an 9×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_9x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_9x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_10x16c4_AVX512VNNI computes an 10×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_10x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_10x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_11x16c4_AVX512VNNI computes an 11×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_11x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_11x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_12x16c4_AVX512VNNI computes an 12×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_12x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_12x16c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_1x32c4_AVX512VNNI computes an 1×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_1x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x32c4_AVX512VNNI computes an 2×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_2x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x32c4_AVX512VNNI computes an 3×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_3x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_4x32c4_AVX512VNNI computes an 4×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_4x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_4x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_5x32c4_AVX512VNNI computes an 5×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_5x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_5x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_6x32c4_AVX512VNNI computes an 6×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_6x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_6x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_7x32c4_AVX512VNNI computes an 7×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_7x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_7x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_8x32c4_AVX512VNNI computes an 8×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_8x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_8x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_9x32c4_AVX512VNNI computes an 9×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_9x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_9x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_10x32c4_AVX512VNNI computes an 10×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_10x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_10x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_11x32c4_AVX512VNNI computes an 11×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_11x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_11x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_12x32c4_AVX512VNNI computes an 12×32 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_12x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_12x32c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_1x48c4_AVX512VNNI computes an 1×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_1x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x48c4_AVX512VNNI computes an 2×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_2x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x48c4_AVX512VNNI computes an 3×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_3x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_4x48c4_AVX512VNNI computes an 4×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_4x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_4x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_5x48c4_AVX512VNNI computes an 5×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_5x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_5x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_6x48c4_AVX512VNNI computes an 6×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_6x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_6x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_7x48c4_AVX512VNNI computes an 7×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_7x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_7x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_8x48c4_AVX512VNNI computes an 8×48 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_8x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_8x48c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_1x64c4_AVX512VNNI computes an 1×64 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_1x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x64c4_AVX512VNNI computes an 2×64 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_2x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x64c4_AVX512VNNI computes an 3×64 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_3x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_4x64c4_AVX512VNNI computes an 4×64 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_4x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_4x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_5x64c4_AVX512VNNI computes an 5×64 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_5x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_5x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_6x64c4_AVX512VNNI computes an 6×64 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_6x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_6x64c4_AVX512VNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotAVX512VNNI[nv][mr] is the AVX512VNNI microkernel for mr rows and nv·16 columns.
 var dotAVX512VNNI = [][]dotFunc{
@@ -248,32 +248,32 @@ var dotAVX512VNNI = [][]dotFunc{
 // dotU8S8_1x16c4_AVXVNNI computes an 1×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_1x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x16c4_AVXVNNI computes an 2×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_2x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x16c4_AVXVNNI computes an 3×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_3x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_4x16c4_AVXVNNI computes an 4×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_4x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_4x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_5x16c4_AVXVNNI computes an 5×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_5x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_5x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_6x16c4_AVXVNNI computes an 6×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_6x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_6x16c4_AVXVNNI(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotAVXVNNI[nv][mr] is the AVXVNNI microkernel for mr rows and nv·8 columns.
 var dotAVXVNNI = [][]dotFunc{
@@ -292,22 +292,22 @@ var dotAVXVNNI = [][]dotFunc{
 // dotU8S8_1x16c4_AVX2 computes an 1×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_1x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x16c4_AVX2 computes an 2×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_2x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x16c4_AVX2 computes an 3×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_3x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_4x16c4_AVX2 computes an 4×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_4x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int)
+func dotU8S8_4x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
 // dotAVX2[nv][mr] is the AVX2 microkernel for mr rows and nv·8 columns.
 var dotAVX2 = [][]dotFunc{

@@ -21,7 +21,7 @@ func BenchmarkDotAVX512VNNI(b *testing.B) {
 		f := dotAVX512VNNI[nv][mr]
 		b.Run(fmt.Sprintf("tile=%dx%d/k=%d", mr, nv*16, 4*k4), func(b *testing.B) {
 			for b.Loop() {
-				f(k4, &a[0], k4*4, &w[0], nv*64, &c[0], tileLd*4)
+				f(k4, &a[0], k4*4, &w[0], nv*64, &c[0], tileLd*4, 0)
 			}
 			b.ReportMetric(2*float64(mr*nv*16*k4*4)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 		})

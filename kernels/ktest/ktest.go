@@ -168,7 +168,7 @@ func TestGemm(t *testing.T, path string) {
 		}
 	}
 	// Deep K, primes, and large tiles.
-	for _, s := range [][3]int{{3, 70, 4099}, {13, 64, 4096}, {1, 1, 8191}, {7, 131, 1021}, {37, 67, 257}, {24, 128, 512}, {1, 1000, 1024}} {
+	for _, s := range [][3]int{{3, 70, 4099}, {13, 64, 4096}, {1, 1, 8191}, {7, 131, 1021}, {37, 67, 257}, {24, 128, 512}, {1, 1000, 1024}, {130, 65, 777}, {97, 17, 385}} {
 		cases = append(cases, newCase(r, s[0], s[1], s[2], r.Intn(5), r.Intn(5)))
 	}
 	for _, c := range cases {
