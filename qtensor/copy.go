@@ -121,13 +121,11 @@ func (q *QTensor) Resize(shape ...int) error {
 	if err := q.perTensorOnly("resize_"); err != nil {
 		return err
 	}
-	for _, s := range shape {
-		if s < 0 {
-			return fmt.Errorf("qtensor: resize_: negative dimension in shape %v", shape)
-		}
+	n, err := checkedNumel("resize_", shape)
+	if err != nil {
+		return err
 	}
 	out := newDense(q.d.Dtype(), shape)
-	n := numel(shape)
 	if m := q.Size(); m < n {
 		n = m
 	}

@@ -73,12 +73,9 @@ func New(d *tensor.Dense, qp qdtype.QParams) (*QTensor, error) {
 // must lie in the dtype's range. It is PyTorch's
 // _make_per_tensor_quantized_tensor / _make_per_channel_quantized_tensor.
 func FromInts(shape []int, data []int64, qp qdtype.QParams) (*QTensor, error) {
-	n := 1
-	for _, s := range shape {
-		if s < 0 {
-			return nil, fmt.Errorf("qtensor: negative dimension in shape %v", shape)
-		}
-		n *= s
+	n, err := checkedNumel("from_ints", shape)
+	if err != nil {
+		return nil, err
 	}
 	if len(data) != n {
 		return nil, fmt.Errorf("qtensor: %d values for shape %v (%d elements)", len(data), shape, n)
@@ -103,10 +100,8 @@ func FromInts(shape []int, data []int64, qp qdtype.QParams) (*QTensor, error) {
 // Empty returns a zero-filled QTensor (every integer 0) of the given shape,
 // like torch._empty_affine_quantized with defined contents.
 func Empty(shape []int, qp qdtype.QParams) (*QTensor, error) {
-	for _, s := range shape {
-		if s < 0 {
-			return nil, fmt.Errorf("qtensor: negative dimension in shape %v", shape)
-		}
+	if _, err := checkedNumel("empty", shape); err != nil {
+		return nil, err
 	}
 	if err := qp.ValidateFor(shape); err != nil {
 		return nil, fmt.Errorf("qtensor: %w", err)

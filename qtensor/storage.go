@@ -206,3 +206,32 @@ func sameShape(a, b []int) bool {
 	}
 	return true
 }
+
+// maxElements bounds the element count of any tensor qtensor creates; it
+// keeps every index and byte count of a shape representable in an int.
+const maxElements = 1 << 48
+
+// checkedNumel returns the element count of shape, or an error naming op
+// for a negative size or a count beyond maxElements.
+func checkedNumel(op string, shape []int) (int, error) {
+	n := 1
+	zero := false
+	for _, s := range shape {
+		if s < 0 {
+			return 0, fmt.Errorf("qtensor: %s: negative dimension in shape %v", op, shape)
+		}
+		if s == 0 {
+			zero = true
+		}
+	}
+	if zero {
+		return 0, nil
+	}
+	for _, s := range shape {
+		if s > maxElements/n {
+			return 0, fmt.Errorf("qtensor: %s: shape %v has more than 2^48 elements", op, shape)
+		}
+		n *= s
+	}
+	return n, nil
+}

@@ -80,6 +80,15 @@ func inferShape(op string, old, shape []int) ([]int, error) {
 			known *= s
 		}
 	}
+	rest := make([]int, 0, len(ns))
+	for _, s := range ns {
+		if s != -1 {
+			rest = append(rest, s)
+		}
+	}
+	if _, err := checkedNumel(op, rest); err != nil {
+		return nil, err
+	}
 	if infer >= 0 {
 		if known == 0 || n%known != 0 {
 			return nil, fmt.Errorf("qtensor: %s: shape %v is invalid for input of size %d", op, shape, n)
@@ -251,7 +260,7 @@ func (q *QTensor) Slice(dim, start, end, step int) (*QTensor, error) {
 	start, end = clampSliceBound(start, size), clampSliceBound(end, size)
 	count := 0
 	if end > start {
-		count = (end - start + step - 1) / step
+		count = 1 + (end-start-1)/step
 	}
 	return q.sliceDim("slice", d, start, step, count)
 }
@@ -316,7 +325,7 @@ func (q *QTensor) Narrow(dim, start, length int) (*QTensor, error) {
 	if start < 0 {
 		start += size
 	}
-	if length < 0 || start+length > size {
+	if length < 0 || length > size-start {
 		return nil, fmt.Errorf("qtensor: narrow: start %d + length %d exceeds dimension %d of size %d", start, length, dim, size)
 	}
 	return q.sliceDim("narrow", d, start, 1, length)
@@ -359,6 +368,9 @@ func (q *QTensor) Expand(size ...int) (*QTensor, error) {
 			return nil, fmt.Errorf("qtensor: expand: size %d at dimension %d must match the existing size %d (shape %v, sizes %v)", s, i, old, []int(shape), size)
 		}
 	}
+	if _, err := checkedNumel("expand", ns); err != nil {
+		return nil, err
+	}
 	return q.strided(ns, nst, 0, q.qp.Clone()), nil
 }
 
@@ -376,20 +388,28 @@ func (q *QTensor) AsStrided(size, stride []int, offset int) (*QTensor, error) {
 	if offset < 0 {
 		return nil, fmt.Errorf("qtensor: as_strided: negative storage offset %d", offset)
 	}
-	last := offset
-	empty := false
 	for i := range size {
 		if size[i] < 0 || stride[i] < 0 {
 			return nil, fmt.Errorf("qtensor: as_strided: negative size or stride (sizes %v, strides %v)", size, stride)
 		}
-		if size[i] == 0 {
-			empty = true
-		} else {
+	}
+	total, err := checkedNumel("as_strided", size)
+	if err != nil {
+		return nil, err
+	}
+	if total > 0 {
+		n := q.Size()
+		last := offset
+		for i := range size {
+			// every step stays below n, so nothing overflows
+			if last >= n || (size[i] > 1 && stride[i] > (n-1-last)/(size[i]-1)) {
+				return nil, fmt.Errorf("qtensor: as_strided: sizes %v, strides %v and offset %d address elements beyond a storage of %d elements", size, stride, offset, n)
+			}
 			last += (size[i] - 1) * stride[i]
 		}
-	}
-	if n := q.Size(); !empty && last >= n {
-		return nil, fmt.Errorf("qtensor: as_strided: sizes %v, strides %v and offset %d address element %d of a storage of %d elements", size, stride, offset, last, n)
+		if last >= n {
+			return nil, fmt.Errorf("qtensor: as_strided: sizes %v, strides %v and offset %d address elements beyond a storage of %d elements", size, stride, offset, n)
+		}
 	}
 	return q.strided(append([]int{}, size...), append([]int{}, stride...), offset, q.qp.Clone()), nil
 }

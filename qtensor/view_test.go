@@ -1,6 +1,7 @@
 package qtensor
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -167,7 +168,7 @@ func TestViewErrors(t *testing.T) {
 		{"expand fewer dims", func() (*QTensor, error) { return pt.Expand(3, 4) }, "at least"},
 		{"expand new -1", func() (*QTensor, error) { return pt.Expand(-1, 2, 3, 4) }, "invalid"},
 		{"expand per-channel", func() (*QTensor, error) { return pc.Expand(2, 2, 3, 4) }, "per-tensor"},
-		{"as_strided out of storage", func() (*QTensor, error) { return pt.AsStrided([]int{2, 3}, []int{12, 5}, 2) }, "address element 24"},
+		{"as_strided out of storage", func() (*QTensor, error) { return pt.AsStrided([]int{2, 3}, []int{12, 5}, 2) }, "beyond a storage of 24"},
 		{"as_strided negative stride", func() (*QTensor, error) { return pt.AsStrided([]int{2}, []int{-1}, 5) }, "negative"},
 		{"as_strided per-channel", func() (*QTensor, error) { return pc.AsStrided([]int{2}, []int{1}, 0) }, "per-tensor"},
 		{"transpose per-channel", func() (*QTensor, error) { return pc.Transpose(0, 2) }, "per-tensor"},
@@ -178,6 +179,11 @@ func TestViewErrors(t *testing.T) {
 		{"unsqueeze dim", func() (*QTensor, error) { return pt.Unsqueeze(4) }, "out of range"},
 		{"index_select out of range", func() (*QTensor, error) { return pt.IndexSelect(2, []int64{4}) }, "out of range"},
 		{"index_select negative", func() (*QTensor, error) { return pt.IndexSelect(2, []int64{-1}) }, "out of range"},
+		{"narrow huge length", func() (*QTensor, error) { return pt.Narrow(2, 1, math.MaxInt) }, "exceeds"},
+		{"expand huge", func() (*QTensor, error) { return pt.Expand(1<<30, 1<<30, 2, 3, 4) }, "2^48"},
+		{"reshape huge", func() (*QTensor, error) { return pt.Reshape(1<<32, 1<<32, -1) }, "2^48"},
+		{"as_strided huge stride", func() (*QTensor, error) { return pt.AsStrided([]int{3}, []int{math.MaxInt / 2}, 0) }, "beyond"},
+		{"as_strided huge size", func() (*QTensor, error) { return pt.AsStrided([]int{1 << 40, 1 << 40}, []int{0, 0}, 0) }, "2^48"},
 		{"index_select per-channel", func() (*QTensor, error) { return pc.IndexSelect(0, []int64{0}) }, "per-tensor"},
 	}
 	for _, c := range cases {
@@ -273,6 +279,10 @@ func TestShapeEdgeCases(t *testing.T) {
 	r, err := empty.Reshape(0, -1, 5)
 	if err == nil {
 		t.Fatalf("reshape of an empty tensor with -1 should be ambiguous, got %v", r.Shape())
+	}
+	big, err := x.Slice(1, 0, SliceEnd, math.MaxInt)
+	if err != nil || !slices.Equal(big.Ints(), []int64{-7, -4}) {
+		t.Fatalf("slice with a huge step: %v %v", big, err)
 	}
 	z, err := x.Expand(0, 2, 3)
 	if err != nil || z.Size() != 0 {
