@@ -139,17 +139,19 @@ func gemm(g *gemmCall) {
 		g.run(im, 0, g.m, 0, panels/nt)
 		wg.Wait()
 	} else {
-		// Split the rows in multiples of 24 (a multiple of every MR).
-		blocks := (g.m + 23) / 24
+		// Split the rows in whole tiles of the first panel.
+		unit := im.mrMax(p.panelWidth(0))
+		blocks := (g.m + unit - 1) / unit
+		cut := func(t int) int { return min(g.m, blocks*t/nt*unit) }
 		var wg sync.WaitGroup
 		for t := 1; t < nt; t++ {
 			wg.Add(1)
 			go func(t int) {
 				defer wg.Done()
-				g.run(im, min(g.m, blocks*t/nt*24), min(g.m, blocks*(t+1)/nt*24), 0, panels)
+				g.run(im, cut(t), cut(t+1), 0, panels)
 			}(t)
 		}
-		g.run(im, 0, min(g.m, blocks/nt*24), 0, panels)
+		g.run(im, 0, cut(1), 0, panels)
 		wg.Wait()
 	}
 	if pooled != nil {
