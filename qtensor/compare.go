@@ -59,6 +59,9 @@ func Compare(a, b *QTensor, op Comparison) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := checkedNumel(op.String(), shape); err != nil {
+		return nil, err
+	}
 	av, err := broadcastFloats(a, shape)
 	if err != nil {
 		return nil, err

@@ -587,6 +587,9 @@ func (q *QTensor) IndexSelect(dim int, index []int64) (*QTensor, error) {
 	} else {
 		ns[d] = len(index)
 	}
+	if _, err := checkedNumel("index_select", ns); err != nil {
+		return nil, err
+	}
 	out := newDense(q.d.Dtype(), ns)
 	if r > 0 {
 		outer := numel(shape[:d])
