@@ -20,6 +20,9 @@
 // Deviations from PyTorch, on purpose:
 //   - An input containing NaN is an error and leaves the observer unchanged
 //     (PyTorch's running min/max become NaN for good).
+//   - ±Inf inputs are recorded, as in PyTorch, but CalculateQParams then
+//     returns an error instead of PyTorch's infinite scale;
+//     HistogramObserver rejects them in Observe (its bins need a finite range).
 //   - HistogramObserver builds its histograms on the float bounds, as PyTorch
 //     ≤ 1.11 and ≥ 2.0 do; 1.13 truncates them with int() and drops data.
 //
