@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/qgorgonia/qgorgonia/qtensor"
 )
@@ -65,11 +66,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		start, err := c.int("start", 0)
+		start, err := sliceBound(c, "start", 0)
 		if err != nil {
 			return nil, err
 		}
-		end, err := c.int("end", qtensor.SliceEnd)
+		end, err := sliceBound(c, "end", qtensor.SliceEnd)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +78,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return shapeResult(x.Slice(int(dim), clampToInt(start), clampToInt(end), int(step)))
+		return shapeResult(x.Slice(int(dim), start, end, int(step)))
 	})
 	register("expand", func(c *Case) ([]*Tensor, error) {
 		x, err := qInput(c, 0)
@@ -102,14 +103,24 @@ func shapeResult(q *qtensor.QTensor, err error) ([]*Tensor, error) {
 	return []*Tensor{fromQTensor(q)}, nil
 }
 
-// clampToInt converts a slice bound; Python clamps any out-of-range bound.
-func clampToInt(v int64) int {
-	const maxInt, minInt = int64(^uint(0) >> 1), -int64(^uint(0)>>1) - 1
-	switch {
-	case v > maxInt:
-		return int(maxInt)
-	case v < minInt:
-		return int(minInt)
+// sliceBound reads a slice bound: an integer, null or absent (def). Bounds
+// beyond ±2^62, such as sys.maxsize, are clamped, as Python clamps any
+// bound to the dimension.
+func sliceBound(c *Case, key string, def int) (int, error) {
+	if !c.has(key) {
+		return def, nil
 	}
-	return int(v)
+	f, err := c.float(key, 0)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case f != math.Trunc(f):
+		return 0, fmt.Errorf("qconform: %s: attr %q = %v is not an integer", c.Op, key, f)
+	case f >= 1<<62:
+		return math.MaxInt, nil
+	case f <= -(1 << 62):
+		return math.MinInt, nil
+	}
+	return int(f), nil
 }

@@ -16,6 +16,10 @@ func TestCompareReduceShapeHandlers(t *testing.T) {
 	}{
 		{`{"id":"a","op":"slice","attrs":{"dim":1,"start":null,"end":-1,"step":1},"inputs":[` + q + `]}`,
 			`[{"dtype":"quint8","shape":[2,2],"data":[10,14,9,20],"qscheme":"per_tensor_affine","scale":0.5,"zero_point":10}]`},
+		{`{"id":"a2","op":"slice","attrs":{"dim":-1,"start":-2,"end":9223372036854775807,"step":1},"inputs":[` + q + `]}`,
+			`[{"dtype":"quint8","shape":[2,2],"data":[14,12,20,12],"qscheme":"per_tensor_affine","scale":0.5,"zero_point":10}]`},
+		{`{"id":"a3","op":"slice","attrs":{"dim":1,"start":-9223372036854775808,"end":1},"inputs":[` + q + `]}`,
+			`[{"dtype":"quint8","shape":[2,1],"data":[10,9],"qscheme":"per_tensor_affine","scale":0.5,"zero_point":10}]`},
 		{`{"id":"b","op":"select","attrs":{"dim":0,"index":2},"inputs":[` + q + `]}`, "error"},
 		{`{"id":"c","op":"expand","attrs":{"size":[2,2,-1]},"inputs":[` + q + `]}`,
 			`[{"dtype":"quint8","shape":[2,2,3],"data":[10,14,12,9,20,12,10,14,12,9,20,12],"qscheme":"per_tensor_affine","scale":0.5,"zero_point":10}]`},
