@@ -211,10 +211,17 @@ func vexDPBUSD(d, u, s int) string {
 func genYMM(w *writer, is isa, mr int) {
 	nv := 2
 	prologue(w, is, mr, nv)
-	acc := func(r, v int) int { return r*nv + v }
-	for r := 0; r < mr; r++ {
-		for v := 0; v < nv; v++ {
-			w.p("\tVPXOR Y%d, Y%d, Y%d", acc(r, v), acc(r, v), acc(r, v))
+	sets := 1
+	if is.name == "AVXVNNI" && mr <= 3 {
+		sets = 2 // hide VPDPBUSD latency with two accumulator sets
+	}
+	accS := func(s, r, v int) int { return s*mr*nv + r*nv + v }
+	acc := func(r, v int) int { return accS(0, r, v) }
+	for s := 0; s < sets; s++ {
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				w.p("\tVPXOR Y%d, Y%d, Y%d", accS(s, r, v), accS(s, r, v), accS(s, r, v))
+			}
 		}
 	}
 	l := fname(is, mr, nv)
@@ -226,6 +233,40 @@ func genYMM(w *writer, is isa, mr int) {
 		w.p("\tMOVL $0x7f7f7f7f, AX")
 		w.p("\tMOVQ AX, X11")
 		w.p("\tVPBROADCASTD X11, Y11")
+	}
+	vnniStep := func(s int, bOff string, disp int) {
+		w.p("\tVMOVDQU %s, Y12", fmt.Sprintf(bOff, 0))
+		w.p("\tVMOVDQU %s, Y13", fmt.Sprintf(bOff, 32))
+		for r := 0; r < mr; r++ {
+			w.p("\tVPBROADCASTD %s, Y14", rowAddr(r, disp))
+			for v := 0; v < nv; v++ {
+				w.p("\t%s", vexDPBUSD(accS(s, r, v), 14, 12+v))
+			}
+		}
+	}
+	if sets == 2 {
+		w.p("\tMOVQ CX, R13")
+		w.p("\tSHRQ $1, R13")
+		w.p("\tJZ %s_tail", l)
+		w.p("%s_loop2:", l)
+		vnniStep(0, "%d(BX)", 0)
+		vnniStep(1, "%d(BX)(R8*1)", 4)
+		advanceA(w, mr, 8)
+		w.p("\tLEAQ (BX)(R8*2), BX")
+		w.p("\tDECQ R13")
+		w.p("\tJNZ %s_loop2", l)
+		w.p("%s_tail:", l)
+		w.p("\tTESTQ $1, CX")
+		w.p("\tJZ %s_sum", l)
+		vnniStep(0, "%d(BX)", 0)
+		w.p("%s_sum:", l)
+		for r := 0; r < mr; r++ {
+			for v := 0; v < nv; v++ {
+				w.p("\tVPADDD Y%d, Y%d, Y%d", accS(1, r, v), acc(r, v), acc(r, v))
+			}
+		}
+		store(w, l, mr, nv, 32, "VMOVDQU", func(r, v int) string { return fmt.Sprintf("Y%d", acc(r, v)) })
+		return
 	}
 	w.p("\tTESTQ CX, CX")
 	w.p("\tJZ %s_store", l)
@@ -250,14 +291,7 @@ func genYMM(w *writer, is isa, mr int) {
 			}
 		}
 	} else {
-		w.p("\tVMOVDQU (BX), Y12")
-		w.p("\tVMOVDQU 32(BX), Y13")
-		for r := 0; r < mr; r++ {
-			w.p("\tVPBROADCASTD %s, Y14", rowAddr(r, 0))
-			for v := 0; v < nv; v++ {
-				w.p("\t%s", vexDPBUSD(acc(r, v), 14, 12+v))
-			}
-		}
+		vnniStep(0, "%d(BX)", 0)
 	}
 	advanceA(w, mr, 4)
 	w.p("\tADDQ R8, BX")
