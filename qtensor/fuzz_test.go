@@ -165,10 +165,13 @@ func FuzzShapeOps(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if op&0x40 != 0 && len(shape) > 0 && shape[0] > 0 {
-			x, err = FromInts(shape, data, mustPCq(shape[0]))
-			if err != nil {
-				t.Fatal(err)
+		if op&0x40 != 0 && len(shape) > 0 {
+			axis := int(uint8(e)) % len(shape)
+			if shape[axis] > 0 {
+				x, err = FromInts(shape, data, fuzzPC(shape[axis], axis, c&1 != 0))
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 		A, B, C, E := int(a), int(b), int(c), int(e)
@@ -229,14 +232,21 @@ func FuzzShapeOps(f *testing.F) {
 	})
 }
 
-func mustPCq(c int) qdtype.QParams {
+// fuzzPC returns per-channel parameters with c channels along axis, with
+// float zero points when float is set.
+func fuzzPC(c, axis int, float bool) qdtype.QParams {
 	scales := make([]float64, c)
 	zps := make([]int64, c)
+	fzps := make([]float32, c)
 	for i := range scales {
 		scales[i] = 0.1 * float64(i+1)
 		zps[i] = int64(i)
+		fzps[i] = float32(i) + 0.5
 	}
-	qp, err := qdtype.PerChannel(qdtype.QInt8Dtype, scales, zps, 0)
+	qp, err := qdtype.PerChannel(qdtype.QInt8Dtype, scales, zps, axis)
+	if float {
+		qp, err = qdtype.PerChannelFloat(qdtype.QInt8Dtype, scales, fzps, axis)
+	}
 	if err != nil {
 		panic(err)
 	}

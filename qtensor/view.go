@@ -20,7 +20,7 @@ import (
 //     becomes per-tensor with that channel's scale and zero point (PyTorch's
 //     create_subtensor_quantizer). Float-zero-point (per_channel_affine_float_qparams)
 //     tensors stay per-channel, since a per-tensor tensor cannot carry a float
-//     zero point;
+//     zero point, and selecting one of their channels is an error;
 //   - Transpose, Permute, Expand, AsStrided and IndexSelect of a per-channel
 //     tensor are errors, as in PyTorch ("Setting strides is possible only on
 //     uniformly quantized tensor");
@@ -215,6 +215,9 @@ func (q *QTensor) Select(dim, index int) (*QTensor, error) {
 	qp := q.qp.Clone()
 	if qp.PerChannel() {
 		if d == qp.Axis {
+			if qp.Scheme == qdtype.PerChannelAffineFloatQParams {
+				return nil, fmt.Errorf("qtensor: select: selecting one channel of a %s tensor leaves a float zero point no per-tensor tensor can carry", qp.Scheme)
+			}
 			qp, err = subChannels("select", q.qp, index, 1, 1, 0)
 		} else {
 			axis := qp.Axis
