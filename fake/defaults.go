@@ -114,6 +114,16 @@ func FusedPerChannelWtFakeQuantRangeNeg127To127() (Quantizer, error) {
 		observer.WithQScheme(qdtype.PerChannelSymmetric), observer.WithEps(1.0/4096))))
 }
 
+// DefaultEmbeddingFakeQuant is default_embedding_fake_quant: FakeQuantize
+// with a memoryless MovingAveragePerChannelMinMaxObserver, quint8
+// per_channel_affine_float_qparams, 0..255, channel axis 0 (rows of an
+// embedding table).
+func DefaultEmbeddingFakeQuant() (Quantizer, error) {
+	return wrap(NewFakeQuantizer(observer.WithArgs(observer.NewMovingAveragePerChannelMinMaxObserver,
+		observer.WithQScheme(qdtype.PerChannelAffineFloatQParams), observer.WithQuantRange(0, 255),
+		observer.WithChAxis(0), observer.WithAveragingConstant(1))))
+}
+
 var (
 	_ Factory = DefaultFakeQuant
 	_ Factory = DefaultWeightFakeQuant

@@ -1,7 +1,10 @@
 package fake
 
 import (
+	"fmt"
 	"testing"
+
+	"github.com/qgorgonia/qgorgonia/qdtype"
 
 	"gorgonia.org/tensor"
 )
@@ -35,6 +38,24 @@ func TestDefaultFactories(t *testing.T) {
 		if _, err := q.Forward(w); err != nil {
 			t.Errorf("%s: forward: %v", name, err)
 		}
+	}
+	// PyTorch 1.13: default_embedding_fake_quant()([[-1,2,0],[0.5,4,1]]) =
+	// [[-1 2 0] [0.49999997 4 0.9941176]], scales [0.011764706 0.013725490],
+	// zero points [85 -36.42857] (the last value needs the float64 product;
+	// float32 arithmetic gives 0.9941177).
+	emb, err := DefaultEmbeddingFakeQuant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ey, err := emb.Forward(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float32{-1, 2, 0, 0.5, 4, 1})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(ey.Float32s()); got != "[-1 2 0 0.49999997 4 0.9941176]" {
+		t.Errorf("embedding fake quant %s", got)
+	}
+	if qp := emb.QParams(); qp.Scheme != qdtype.PerChannelAffineFloatQParams || len(qp.FloatZeroPoints) != 2 || qp.FloatZeroPoints[0] != 85 {
+		t.Errorf("embedding qparams %v", qp)
 	}
 	q, _ := DefaultFixedQParamsRangeNeg1To1FakeQuant()
 	if qp := q.QParams(); qp.Scale() != 2.0/256 || qp.ZeroPoint() != 128 {

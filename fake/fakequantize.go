@@ -69,8 +69,9 @@ type FakeQuantizer struct {
 //		observer.WithQuantRange(0, 255), observer.WithReduceRange(true)))
 //
 // is FakeQuantize(MovingAverageMinMaxObserver, quant_min=0, quant_max=255,
-// reduce_range=True). The observer must compute qparams (not a placeholder)
-// and must not use per_channel_affine_float_qparams.
+// reduce_range=True). The observer must compute qparams (not a placeholder).
+// With per_channel_affine_float_qparams (embeddings) the float zero points
+// are used as FakeQuantizePerChannelAffineFloatQParams does.
 func NewFakeQuantizer(obs observer.Factory) (*FakeQuantizer, error) {
 	if obs == nil {
 		obs = observer.WithArgs(observer.NewMovingAverageMinMaxObserver)
@@ -90,9 +91,6 @@ func newFakeQuantizer(kind string, o observer.Observer) (*FakeQuantizer, error) 
 	case *observer.PlaceholderObserver, *observer.NoopObserver, *observer.RecordingObserver:
 		return nil, fmt.Errorf("fake: %s: observer %s computes no qparams", kind, o.State().Kind)
 	}
-	if o.QScheme() == qdtype.PerChannelAffineFloatQParams {
-		return nil, fmt.Errorf("fake: %s: per_channel_affine_float_qparams is not supported", kind)
-	}
 	qmin, qmax := o.QuantRange()
 	f := &FakeQuantizer{obs: o, qmin: qmin, qmax: qmax, perChannel: o.QScheme().PerChannel(),
 		observerOn: true, fakeQuantOn: true}
@@ -109,11 +107,13 @@ func newFakeQuantizer(kind string, o observer.Observer) (*FakeQuantizer, error) 
 
 // initialQParams are PyTorch's initial buffers: scale [1.0], zero point [0].
 func initialQParams(o observer.Observer) qdtype.QParams {
-	sch := qdtype.PerTensorAffine
-	if o.QScheme().PerChannel() {
-		sch = qdtype.PerChannelAffine
+	switch {
+	case o.QScheme() == qdtype.PerChannelAffineFloatQParams:
+		return qdtype.QParams{Dtype: o.Dtype(), Scheme: qdtype.PerChannelAffineFloatQParams, Scales: []float64{1}, FloatZeroPoints: []float32{0}}
+	case o.QScheme().PerChannel():
+		return qdtype.QParams{Dtype: o.Dtype(), Scheme: qdtype.PerChannelAffine, Scales: []float64{1}, ZeroPoints: []int64{0}}
 	}
-	return qdtype.QParams{Dtype: o.Dtype(), Scheme: sch, Scales: []float64{1}, ZeroPoints: []int64{0}}
+	return qdtype.QParams{Dtype: o.Dtype(), Scheme: qdtype.PerTensorAffine, Scales: []float64{1}, ZeroPoints: []int64{0}}
 }
 
 // NewFixedQParamsFakeQuantize is PyTorch's FixedQParamsFakeQuantize: a
@@ -169,6 +169,9 @@ func (f *FakeQuantizer) apply(x *tensor.Dense, qp qdtype.QParams) (*tensor.Dense
 	scales := make([]float32, len(qp.Scales))
 	for i, s := range qp.Scales {
 		scales[i] = float32(s)
+	}
+	if qp.Scheme == qdtype.PerChannelAffineFloatQParams {
+		return FakeQuantizePerChannelAffineFloatQParams(x, scales, qp.FloatZeroPoints, qp.Axis, f.qmin, f.qmax)
 	}
 	if f.perChannel {
 		return FakeQuantizePerChannelAffine(x, scales, qp.ZeroPoints, qp.Axis, f.qmin, f.qmax)

@@ -404,3 +404,68 @@ func FakeQuantizeLearnablePerChannelAffineBackward(dy, x *tensor.Dense, scales, 
 }
 
 func isNaN(v float32) bool { return v != v }
+
+// FakeQuantizePerChannelAffineFloatQParams is
+// torch.fake_quantize_per_channel_affine with float zero points (the
+// per_channel_affine_float_qparams scheme of embedding weights): the zero
+// point is added before rounding,
+//
+//	q = rne(zp[c] + x·f32(1/scale[c])),  y = f32((clamp(q, qmin, qmax) − zp[c])·scale[c]),  mask = qmin ≤ q ≤ qmax
+//
+// (the difference and product in float64, as PyTorch's kernel). Zero points
+// are not range-checked (PyTorch does not check float ones) but must be
+// finite. Other rules as FakeQuantizePerChannelAffine.
+func FakeQuantizePerChannelAffineFloatQParams(x *tensor.Dense, scales, zeroPoints []float32, axis int, qmin, qmax int64) (y *tensor.Dense, mask []bool, err error) {
+	const op = "fake_quantize_per_channel_affine"
+	data, shape, err := denseData(op, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	if axis < 0 || axis >= len(shape) {
+		return nil, nil, fmt.Errorf("fake: %s: axis %d is out of range for an input of rank %d", op, axis, len(shape))
+	}
+	if len(scales) != shape[axis] || len(zeroPoints) != shape[axis] {
+		return nil, nil, fmt.Errorf("fake: %s: %d scales and %d zero points for %d channels along axis %d", op, len(scales), len(zeroPoints), shape[axis], axis)
+	}
+	if qmin > qmax {
+		return nil, nil, fmt.Errorf("fake: %s: quant_min %d must be ≤ quant_max %d", op, qmin, qmax)
+	}
+	if err := checkScale(op, scales); err != nil {
+		return nil, nil, err
+	}
+	for i, z := range zeroPoints {
+		if isNaN(z) || math.IsInf(float64(z), 0) {
+			return nil, nil, fmt.Errorf("fake: %s: zero point %v (channel %d) is not finite", op, z, i)
+		}
+	}
+	out := make([]float32, len(data))
+	mask = make([]bool, len(data))
+	outer, ch, inner := channelSplit(shape, axis)
+	for b := 0; b < outer; b++ {
+		for c := 0; c < ch; c++ {
+			off := (b*ch + c) * inner
+			inv := 1 / scales[c]
+			zp := zeroPoints[c]
+			for i := off; i < off+inner; i++ {
+				r := math.RoundToEven(float64(float32(zp + float32(data[i]*inv))))
+				q := int64(math.MinInt64)
+				if r > -twoTo63 && r < twoTo63 {
+					q = int64(r)
+				}
+				cl := q
+				if cl < qmin {
+					cl = qmin
+				}
+				if cl > qmax {
+					cl = qmax
+				}
+				out[i] = float32((float64(cl) - float64(zp)) * float64(scales[c]))
+				mask[i] = q >= qmin && q <= qmax
+			}
+		}
+	}
+	if len(data) == 0 {
+		return tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)), mask, nil
+	}
+	return newDense(shape, out), mask, nil
+}

@@ -73,6 +73,9 @@ func NewLearnableFakeQuantizer(cfg LearnableConfig) (*LearnableFakeQuantizer, er
 	if err != nil {
 		return nil, err
 	}
+	if o.QScheme() == qdtype.PerChannelAffineFloatQParams {
+		return nil, fmt.Errorf("fake: %s: per_channel_affine_float_qparams is not supported", kind)
+	}
 	n := cfg.ChannelLen
 	perChannel := o.QScheme().PerChannel()
 	if n <= 0 {
