@@ -6,19 +6,20 @@ import (
 	"gorgonia.org/gorgonia"
 )
 
-// stateless is embedded by modules without parameters or buffers.
-type stateless struct{}
+// Stateless is embedded by modules without parameters or buffers (in this
+// package or outside it) to provide empty NamedParameters and NamedBuffers.
+type Stateless struct{}
 
 // NamedParameters returns nothing: the module has no parameters.
-func (stateless) NamedParameters() []Named { return nil }
+func (Stateless) NamedParameters() []Named { return nil }
 
 // NamedBuffers returns nothing: the module has no buffers.
-func (stateless) NamedBuffers() []Named { return nil }
+func (Stateless) NamedBuffers() []Named { return nil }
 
 // ReLU is max(x, 0) elementwise (NaN propagates). PyTorch: torch.nn.ReLU.
 type ReLU struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewReLU returns a ReLU.
@@ -38,7 +39,7 @@ func (m *ReLU) Clone() Module { return &ReLU{Base: m.cloneBase()} }
 // ReLU6 is min(max(x, 0), 6). PyTorch: torch.nn.ReLU6.
 type ReLU6 struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewReLU6 returns a ReLU6.
@@ -59,7 +60,7 @@ func (m *ReLU6) Clone() Module { return &ReLU6{Base: m.cloneBase()} }
 // (defaults −1, 1).
 type Hardtanh struct {
 	Base
-	stateless
+	Stateless
 	MinVal, MaxVal float32
 }
 
@@ -86,7 +87,7 @@ func (m *Hardtanh) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
 // torch.nn.LeakyReLU (default slope 0.01).
 type LeakyReLU struct {
 	Base
-	stateless
+	Stateless
 	NegativeSlope float32
 }
 
@@ -110,7 +111,7 @@ func (m *LeakyReLU) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c 
 // (default alpha 1).
 type ELU struct {
 	Base
-	stateless
+	Stateless
 	Alpha float32
 }
 
@@ -131,7 +132,7 @@ func (m *ELU) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
 // Hardsigmoid is min(max(x + 3, 0), 6) / 6. PyTorch: torch.nn.Hardsigmoid.
 type Hardsigmoid struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewHardsigmoid returns a Hardsigmoid.
@@ -151,7 +152,7 @@ func (m *Hardsigmoid) Clone() Module { return &Hardsigmoid{Base: m.cloneBase()} 
 // Hardswish is x·min(max(x + 3, 0), 6) / 6. PyTorch: torch.nn.Hardswish.
 type Hardswish struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewHardswish returns a Hardswish.
@@ -171,7 +172,7 @@ func (m *Hardswish) Clone() Module { return &Hardswish{Base: m.cloneBase()} }
 // Sigmoid is 1 / (1 + exp(−x)). PyTorch: torch.nn.Sigmoid.
 type Sigmoid struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewSigmoid returns a Sigmoid.
@@ -191,7 +192,7 @@ func (m *Sigmoid) Clone() Module { return &Sigmoid{Base: m.cloneBase()} }
 // Tanh is the hyperbolic tangent. PyTorch: torch.nn.Tanh.
 type Tanh struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewTanh returns a Tanh.

@@ -12,7 +12,7 @@ import (
 // apply); children are named "0", "1", … as in torch.nn.Sequential.
 type Sequential struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewSequential returns a Sequential of the given modules.
@@ -63,7 +63,7 @@ func (s *Sequential) Clone() Module { return &Sequential{Base: s.cloneBase()} }
 // where a fused module used to be).
 type Identity struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewIdentity returns an Identity.
@@ -87,7 +87,7 @@ func (m *Identity) Clone() Module { return &Identity{Base: m.cloneBase()} }
 // (defaults start 1, end −1; negative dims count from the end).
 type Flatten struct {
 	Base
-	stateless
+	Stateless
 	StartDim, EndDim int
 }
 

@@ -137,12 +137,49 @@ func (c *ConvNd) NamedParameters() []Named { return params("weight", c.Weight, "
 // NamedBuffers returns nothing.
 func (c *ConvNd) NamedBuffers() []Named { return nil }
 
-// forward runs the (transposed) convolution on x of shape (N, C, In…) or
-// unbatched (C, In…).
+// forward runs the (transposed) convolution with the module's own
+// parameters.
 func (c *ConvNd) forward(op string, x *gorgonia.Node) (*gorgonia.Node, error) {
+	if x == nil {
+		return nil, fmt.Errorf("nn: %s: input node is nil", op)
+	}
+	g := x.Graph()
+	w, err := c.Weight.Node(g)
+	if err != nil {
+		return nil, err
+	}
+	var b *gorgonia.Node
+	if c.Bias != nil {
+		if b, err = c.Bias.Node(g); err != nil {
+			return nil, err
+		}
+	}
+	return c.ForwardWeights(x, w, b)
+}
+
+// ForwardWeights runs the layer's (transposed) convolution on x (N, C,
+// spatial…) or unbatched (C, spatial…) with the given weight and bias
+// nodes (b nil: no bias) in the layout of Weight and Bias. QAT and fused
+// modules use it to convolve with a fake-quantized or BN-folded weight.
+func (c *ConvNd) ForwardWeights(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 	nd := len(c.KernelSize)
+	op := fmt.Sprintf("conv%dd", nd)
+	if c.transposed {
+		op = fmt.Sprintf("conv_transpose%dd", nd)
+	}
 	if err := checkF32Node(op, x, -1); err != nil {
 		return nil, err
+	}
+	if err := checkF32Node(op, w, nd+2); err != nil {
+		return nil, fmt.Errorf("%w (weight)", err)
+	}
+	if b != nil {
+		if err := checkF32Node(op, b, 1); err != nil {
+			return nil, fmt.Errorf("%w (bias)", err)
+		}
+		if b.Shape()[0] != c.OutChannels {
+			return nil, fmt.Errorf("nn: %s: bias has shape %v, want (%d)", op, b.Shape(), c.OutChannels)
+		}
 	}
 	s := x.Shape()
 	unbatched := s.Dims() == nd+1
@@ -159,17 +196,6 @@ func (c *ConvNd) forward(op string, x *gorgonia.Node) (*gorgonia.Node, error) {
 	if s[1] != c.InChannels {
 		return nil, fmt.Errorf("nn: %s: input has %d channels (shape %v), want %d", op, s[1], s, c.InChannels)
 	}
-	g := x.Graph()
-	w, err := c.Weight.Node(g)
-	if err != nil {
-		return nil, err
-	}
-	var b *gorgonia.Node
-	if c.Bias != nil {
-		if b, err = c.Bias.Node(g); err != nil {
-			return nil, err
-		}
-	}
 	var y *gorgonia.Node
 	if c.transposed {
 		y, err = convTransposeNodes(op, x, w, b, c.Stride, c.Padding, c.Dilation, c.OutputPadding, c.Groups)
@@ -183,6 +209,69 @@ func (c *ConvNd) forward(op string, x *gorgonia.Node) (*gorgonia.Node, error) {
 		return gorgonia.Reshape(y, y.Shape()[1:].Clone())
 	}
 	return y, nil
+}
+
+// Conv is torch.nn.functional.conv1d/2d/3d on nodes: x (N, C, spatial…),
+// w (Out, C/groups, k…), b (Out) or nil; stride, padding and dilation have
+// one value per spatial axis. Differentiable in x, w and b.
+func Conv(x, w, b *gorgonia.Node, stride, padding, dilation []int, groups int) (*gorgonia.Node, error) {
+	if err := checkF32Node("conv", x, -1); err != nil {
+		return nil, err
+	}
+	if err := checkF32Node("conv", w, x.Shape().Dims()); err != nil {
+		return nil, fmt.Errorf("%w (weight)", err)
+	}
+	if err := checkGeometry("conv", x.Shape().Dims()-2, stride, padding, dilation, nil, groups); err != nil {
+		return nil, err
+	}
+	if w.Shape()[0]%groups != 0 {
+		return nil, fmt.Errorf("nn: conv: %d output channels do not divide by groups %d", w.Shape()[0], groups)
+	}
+	return convNodes("conv", x, w, b, stride, padding, dilation, groups)
+}
+
+// ConvTranspose is torch.nn.functional.conv_transpose1d/2d/3d on nodes:
+// x (N, Cin, spatial…), w (Cin, Out/groups, k…), b (Out) or nil.
+func ConvTranspose(x, w, b *gorgonia.Node, stride, padding, dilation, outputPadding []int, groups int) (*gorgonia.Node, error) {
+	if err := checkF32Node("conv_transpose", x, -1); err != nil {
+		return nil, err
+	}
+	if err := checkF32Node("conv_transpose", w, x.Shape().Dims()); err != nil {
+		return nil, fmt.Errorf("%w (weight)", err)
+	}
+	if err := checkGeometry("conv_transpose", x.Shape().Dims()-2, stride, padding, dilation, outputPadding, groups); err != nil {
+		return nil, err
+	}
+	if x.Shape()[1]%groups != 0 {
+		return nil, fmt.Errorf("nn: conv_transpose: %d input channels do not divide by groups %d", x.Shape()[1], groups)
+	}
+	return convTransposeNodes("conv_transpose", x, w, b, stride, padding, dilation, outputPadding, groups)
+}
+
+func checkGeometry(op string, nd int, stride, padding, dilation, outputPadding []int, groups int) error {
+	if nd < 1 || nd > 3 {
+		return fmt.Errorf("nn: %s: %d spatial axes, want 1, 2 or 3", op, nd)
+	}
+	if groups <= 0 {
+		return fmt.Errorf("nn: %s: groups %d must be positive", op, groups)
+	}
+	if outputPadding == nil {
+		outputPadding = make([]int, nd)
+	}
+	for _, v := range [][]int{stride, padding, dilation, outputPadding} {
+		if len(v) != nd {
+			return fmt.Errorf("nn: %s: stride %v, padding %v, dilation %v, output padding %v need %d values each", op, stride, padding, dilation, outputPadding, nd)
+		}
+	}
+	for i := 0; i < nd; i++ {
+		if stride[i] <= 0 || dilation[i] <= 0 || padding[i] < 0 || outputPadding[i] < 0 {
+			return fmt.Errorf("nn: %s: bad geometry stride %v padding %v dilation %v", op, stride, padding, dilation)
+		}
+		if outputPadding[i] >= stride[i] && outputPadding[i] >= dilation[i] {
+			return fmt.Errorf("nn: %s: output padding %v must be smaller than stride %v or dilation %v", op, outputPadding, stride, dilation)
+		}
+	}
+	return nil
 }
 
 // convNodes builds PyTorch's convolution: x (N, C, In…), w (Out, C/g, K…),

@@ -18,7 +18,7 @@ import (
 // repeatable; PyTorch's stream is not reproduced).
 type Dropout struct {
 	Base
-	stateless
+	Stateless
 	P float64
 
 	mu  *sync.Mutex

@@ -17,7 +17,7 @@ import (
 // single element (broadcast as a scalar).
 type FloatFunctional struct {
 	Base
-	stateless
+	Stateless
 }
 
 // NewFloatFunctional returns a FloatFunctional.

@@ -61,6 +61,37 @@ func (l *Linear) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return linear(x, l.Weight, l.Bias)
 }
 
+// ForwardWeights computes x·wᵀ + b with the given weight (Out, In) and
+// bias (Out, or nil) nodes instead of the module's parameters (for QAT and
+// fused modules).
+func (l *Linear) ForwardWeights(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return LinearNode(x, w, b)
+}
+
+// LinearNode is torch.nn.functional.linear on nodes: x (…, In),
+// w (Out, In), b (Out) or nil → (…, Out).
+func LinearNode(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
+	if err := checkF32Node("linear", x, -1); err != nil {
+		return nil, err
+	}
+	if err := checkF32Node("linear", w, 2); err != nil {
+		return nil, fmt.Errorf("%w (weight)", err)
+	}
+	s := x.Shape()
+	if s.Dims() < 1 || s[s.Dims()-1] != w.Shape()[1] {
+		return nil, fmt.Errorf("nn: linear: input shape %v, weight %v", s, w.Shape())
+	}
+	if b != nil {
+		if err := checkF32Node("linear", b, 1); err != nil {
+			return nil, fmt.Errorf("%w (bias)", err)
+		}
+		if b.Shape()[0] != w.Shape()[0] {
+			return nil, fmt.Errorf("nn: linear: bias shape %v, weight %v", b.Shape(), w.Shape())
+		}
+	}
+	return linearNodes(x, w, b)
+}
+
 // linear computes x·Wᵀ + b for x (…, In), W (Out, In), b (Out) or nil.
 func linear(x *gorgonia.Node, w, b *Parameter) (*gorgonia.Node, error) {
 	g := x.Graph()

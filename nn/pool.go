@@ -48,7 +48,7 @@ func pair(op, what string, v []int, def []int) ([2]int, error) {
 // propagates; -inf padding). Stride defaults to the kernel size.
 type MaxPool2d struct {
 	Base
-	stateless
+	Stateless
 	KernelSize, Stride, Padding, Dilation []int
 	CeilMode                              bool
 }
@@ -118,7 +118,7 @@ func (m *MaxPool2d) Clone() Module {
 // input (CountIncludePad, the default) or to the input.
 type AvgPool2d struct {
 	Base
-	stateless
+	Stateless
 	KernelSize, Stride, Padding []int
 	CeilMode                    bool
 	CountIncludePad             bool
@@ -190,7 +190,7 @@ func (m *AvgPool2d) Clone() Module {
 // OutputSize entries ≤ 0 keep the input size (PyTorch's None).
 type AdaptiveAvgPool2d struct {
 	Base
-	stateless
+	Stateless
 	OutputSize [2]int
 }
 

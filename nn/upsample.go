@@ -16,7 +16,7 @@ import (
 // s = (in−1)/(out−1)), innermost axis first.
 type Upsample struct {
 	Base
-	stateless
+	Stateless
 	Size         []int
 	ScaleFactor  []float64
 	Mode         string
