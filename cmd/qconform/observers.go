@@ -60,31 +60,35 @@ func observerOptions(c *Case, op string) ([]observer.Option, error) {
 		}
 		opts = append(opts, observer.WithEps(float32(eps)))
 	}
-	switch op {
-	case observer.KindMovingAverageMinMax, observer.KindMovingAveragePerChannelMinMax:
+	// Attrs a constructor does not take are passed on anyway: the observer
+	// rejects them, as PyTorch raises TypeError for an unexpected kwarg.
+	if c.has("averaging_constant") {
 		a, err := c.float("averaging_constant", 0.01)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, observer.WithAveragingConstant(float32(a)))
 	}
-	switch op {
-	case observer.KindPerChannelMinMax, observer.KindMovingAveragePerChannelMinMax:
+	if c.has("ch_axis") {
 		ax, err := c.int("ch_axis", 0)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, observer.WithChAxis(int(ax)))
-	case observer.KindHistogram:
+	}
+	if c.has("bins") {
 		bins, err := c.int("bins", 2048)
 		if err != nil {
 			return nil, err
 		}
+		opts = append(opts, observer.WithBins(int(bins)))
+	}
+	if c.has("upsample_rate") {
 		up, err := c.int("upsample_rate", 128)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, observer.WithBins(int(bins)), observer.WithUpsampleRate(int(up)))
+		opts = append(opts, observer.WithUpsampleRate(int(up)))
 	}
 	return opts, nil
 }
