@@ -190,7 +190,7 @@ func ReLUInPlace(x *qtensor.QTensor) error {
 // when 6 is not representable. PyTorch: quantized::relu6 / nnq.ReLU6 (which
 // is hardtanh(0, 6)).
 func ReLU6(x *qtensor.QTensor) (*qtensor.QTensor, error) {
-	return hardtanh("relu6", x, 0, 6)
+	return hardtanhOp("relu6", x, 0, 6)
 }
 
 // Hardtanh returns clamp(x, minVal, maxVal) with x's qparams, on the codes:
@@ -200,10 +200,10 @@ func ReLU6(x *qtensor.QTensor) (*qtensor.QTensor, error) {
 // F.hardtanh / torch.clamp on a quantized tensor. Errors: bad input, NaN
 // bounds.
 func Hardtanh(x *qtensor.QTensor, minVal, maxVal float64) (*qtensor.QTensor, error) {
-	return hardtanh("hardtanh", x, minVal, maxVal)
+	return hardtanhOp("hardtanh", x, minVal, maxVal)
 }
 
-func hardtanh(op string, x *qtensor.QTensor, minVal, maxVal float64) (*qtensor.QTensor, error) {
+func hardtanhOp(op string, x *qtensor.QTensor, minVal, maxVal float64) (*qtensor.QTensor, error) {
 	a, err := perTensor8(op, x)
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 // testdata/h4_<family>.jsonl in the conformance case format). Every output
 // must match bit for bit.
 
-type goldenTensor struct {
+type h4GoldenTensor struct {
 	Dtype     string    `json:"dtype"`
 	Shape     []int     `json:"shape"`
 	Data      []float64 `json:"data"`
@@ -24,15 +24,15 @@ type goldenTensor struct {
 	ZeroPoint *int64    `json:"zero_point"`
 }
 
-type goldenCase struct {
+type h4GoldenCase struct {
 	ID     string                     `json:"id"`
 	Op     string                     `json:"op"`
 	Attrs  map[string]json.RawMessage `json:"attrs"`
-	Inputs []*goldenTensor            `json:"inputs"`
-	Expect []*goldenTensor            `json:"expect"`
+	Inputs []*h4GoldenTensor          `json:"inputs"`
+	Expect []*h4GoldenTensor          `json:"expect"`
 }
 
-func (g *goldenTensor) q(t *testing.T) *qtensor.QTensor {
+func (g *h4GoldenTensor) q(t *testing.T) *qtensor.QTensor {
 	t.Helper()
 	dt, err := qdtype.ParseDtype(g.Dtype)
 	if err != nil {
@@ -49,7 +49,7 @@ func (g *goldenTensor) q(t *testing.T) *qtensor.QTensor {
 	return x
 }
 
-func (g *goldenTensor) f32() []float32 {
+func (g *h4GoldenTensor) f32() []float32 {
 	if g == nil {
 		return nil
 	}
@@ -60,7 +60,7 @@ func (g *goldenTensor) f32() []float32 {
 	return r
 }
 
-func (c *goldenCase) attr(t *testing.T, k string, dst interface{}) bool {
+func (c *h4GoldenCase) attr(t *testing.T, k string, dst interface{}) bool {
 	t.Helper()
 	v, ok := c.Attrs[k]
 	if !ok || string(v) == "null" {
@@ -72,14 +72,14 @@ func (c *goldenCase) attr(t *testing.T, k string, dst interface{}) bool {
 	return true
 }
 
-func (c *goldenCase) num(t *testing.T, k string) float64 {
+func (c *h4GoldenCase) num(t *testing.T, k string) float64 {
 	var v float64
 	c.attr(t, k, &v)
 	return v
 }
 
 // intsAttr reads an int or a list of ints.
-func (c *goldenCase) intsAttr(t *testing.T, k string) []int {
+func (c *h4GoldenCase) intsAttr(t *testing.T, k string) []int {
 	var one int
 	if v, ok := c.Attrs[k]; ok && json.Unmarshal(v, &one) == nil {
 		return []int{one}
@@ -89,9 +89,9 @@ func (c *goldenCase) intsAttr(t *testing.T, k string) []int {
 	return list
 }
 
-// runGolden runs every case of testdata/h4_<family>.jsonl through run and
+// h4RunGolden runs every case of testdata/h4_<family>.jsonl through run and
 // checks the output's dtype, shape, qparams and codes exactly.
-func runGolden(t *testing.T, family string, run func(t *testing.T, c *goldenCase) (*qtensor.QTensor, error)) {
+func h4RunGolden(t *testing.T, family string, run func(t *testing.T, c *h4GoldenCase) (*qtensor.QTensor, error)) {
 	f, err := os.Open(filepath.Join("testdata", "h4_"+family+".jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func runGolden(t *testing.T, family string, run func(t *testing.T, c *goldenCase
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	n := 0
 	for sc.Scan() {
-		var c goldenCase
+		var c h4GoldenCase
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func runGolden(t *testing.T, family string, run func(t *testing.T, c *goldenCase
 			continue
 		}
 		want := c.Expect[0]
-		if qdtype.Name(got.Dtype()) != want.Dtype || !equalInts([]int(got.Shape()), want.Shape) {
+		if qdtype.Name(got.Dtype()) != want.Dtype || !h4EqualInts([]int(got.Shape()), want.Shape) {
 			t.Errorf("%s: got %s %v, want %s %v", c.ID, qdtype.Name(got.Dtype()), got.Shape(), want.Dtype, want.Shape)
 			continue
 		}
@@ -142,7 +142,7 @@ func runGolden(t *testing.T, family string, run func(t *testing.T, c *goldenCase
 	}
 }
 
-func equalInts(a, b []int) bool {
+func h4EqualInts(a, b []int) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -155,7 +155,7 @@ func equalInts(a, b []int) bool {
 }
 
 func TestActivationGolden(t *testing.T) {
-	runGolden(t, "activation", func(t *testing.T, c *goldenCase) (*qtensor.QTensor, error) {
+	h4RunGolden(t, "activation", func(t *testing.T, c *h4GoldenCase) (*qtensor.QTensor, error) {
 		x := c.Inputs[0].q(t)
 		switch c.Op {
 		case "relu":
@@ -185,7 +185,7 @@ func TestActivationGolden(t *testing.T) {
 	})
 }
 
-func mustQ(t *testing.T, dt string, shape []int, ints []int64, scale float64, zp int64) *qtensor.QTensor {
+func h4MustQ(t *testing.T, dt string, shape []int, ints []int64, scale float64, zp int64) *qtensor.QTensor {
 	t.Helper()
 	d, err := qdtype.ParseDtype(dt)
 	if err != nil {
@@ -198,7 +198,7 @@ func mustQ(t *testing.T, dt string, shape []int, ints []int64, scale float64, zp
 	return x
 }
 
-func checkInts(t *testing.T, name string, got *qtensor.QTensor, want []int64) {
+func h4CheckInts(t *testing.T, name string, got *qtensor.QTensor, want []int64) {
 	t.Helper()
 	g := got.Ints()
 	if len(g) != len(want) {
@@ -213,18 +213,18 @@ func checkInts(t *testing.T, name string, got *qtensor.QTensor, want []int64) {
 
 func TestActivationHandValues(t *testing.T) {
 	// scale 0.5, zp 10: codes 0, 8, 10, 12, 30 are −5, −1, 0, 1, 10.
-	x := mustQ(t, "quint8", []int{5}, []int64{0, 8, 10, 12, 30}, 0.5, 10)
+	x := h4MustQ(t, "quint8", []int{5}, []int64{0, 8, 10, 12, 30}, 0.5, 10)
 	y, err := ReLU(x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInts(t, "relu", y, []int64{10, 10, 10, 12, 30})
+	h4CheckInts(t, "relu", y, []int64{10, 10, 10, 12, 30})
 	y, _ = ReLU6(x) // 6 → code 22
-	checkInts(t, "relu6", y, []int64{10, 10, 10, 12, 22})
+	h4CheckInts(t, "relu6", y, []int64{10, 10, 10, 12, 22})
 	y, _ = Hardtanh(x, -1, 2.25) // −1 → 8, 2.25/0.5 = 4.5 → rne 4 → 14
-	checkInts(t, "hardtanh", y, []int64{8, 8, 10, 12, 14})
+	h4CheckInts(t, "hardtanh", y, []int64{8, 8, 10, 12, 14})
 	y, _ = LeakyReLU(x, 0.25) // −5·0.25 = −1.25 → −2.5 → rne −2 → 8; −0.25 → −0.5 → 0 → 10
-	checkInts(t, "leaky_relu", y, []int64{8, 10, 10, 12, 30})
+	h4CheckInts(t, "leaky_relu", y, []int64{8, 10, 10, 12, 30})
 	y, _ = Sigmoid(x)
 	qp := y.QParams()
 	if qp.Scale() != 1.0/256 || qp.ZeroPoint() != 0 {
@@ -234,18 +234,18 @@ func TestActivationHandValues(t *testing.T) {
 	if y.Int(2) != 128 || y.Int(4) != 255 {
 		t.Fatalf("sigmoid codes %v", y.Ints())
 	}
-	y, _ = Tanh(mustQ(t, "qint8", []int{3}, []int64{-128, 0, 127}, 0.1, 0))
+	y, _ = Tanh(h4MustQ(t, "qint8", []int{3}, []int64{-128, 0, 127}, 0.1, 0))
 	if qp := y.QParams(); qp.Scale() != 2.0/256 || qp.ZeroPoint() != 0 {
 		t.Fatalf("tanh qparams %v", qp)
 	}
-	checkInts(t, "tanh", y, []int64{-128, 0, 127})
-	y, _ = Hardsigmoid(mustQ(t, "qint8", []int{3}, []int64{-60, 0, 60}, 0.1, 0))
+	h4CheckInts(t, "tanh", y, []int64{-128, 0, 127})
+	y, _ = Hardsigmoid(h4MustQ(t, "qint8", []int{3}, []int64{-60, 0, 60}, 0.1, 0))
 	// hardsigmoid(−6) = 0 → −128; (0) = 0.5 → 0; (6) = 1 → 128 → 127.
-	checkInts(t, "hardsigmoid", y, []int64{-128, 0, 127})
+	h4CheckInts(t, "hardsigmoid", y, []int64{-128, 0, 127})
 	y, _ = Hardswish(x, 0.25, 0) // x=1: 1·4/6 = 0.666 → 2.67 → 3; x=10 → 40
-	checkInts(t, "hardswish", y, []int64{0, 0, 0, 3, 40})
+	h4CheckInts(t, "hardswish", y, []int64{0, 0, 0, 3, 40})
 	y, _ = ELU(x, 0.5, 20, 1) // −5 → e^−5 − 1 = −0.9933 → −1.99 → −2 → 18
-	checkInts(t, "elu", y, []int64{18, 19, 20, 22, 40})
+	h4CheckInts(t, "elu", y, []int64{18, 19, 20, 22, 40})
 }
 
 // TestActivationProperties checks, over every code of both dtypes, that
@@ -261,10 +261,10 @@ func TestActivationProperties(t *testing.T) {
 		for v := lo; v <= hi; v++ {
 			all = append(all, v)
 		}
-		x := mustQ(t, dt, []int{len(all)}, all, 0.043, lo+77)
+		x := h4MustQ(t, dt, []int{len(all)}, all, 0.043, lo+77)
 		r1, _ := ReLU(x)
 		r2, _ := ReLU(r1)
-		checkInts(t, dt+" relu idempotent", r2, r1.Ints())
+		h4CheckInts(t, dt+" relu idempotent", r2, r1.Ints())
 		for name, f := range map[string]func(*qtensor.QTensor) (*qtensor.QTensor, error){
 			"sigmoid": Sigmoid, "tanh": Tanh, "hardsigmoid": Hardsigmoid, "relu6": ReLU6,
 			"leaky_relu": func(x *qtensor.QTensor) (*qtensor.QTensor, error) { return LeakyReLU(x, 0.1) },
@@ -285,7 +285,7 @@ func TestActivationProperties(t *testing.T) {
 }
 
 func TestActivationErrors(t *testing.T) {
-	x := mustQ(t, "quint8", []int{2}, []int64{1, 2}, 0.1, 0)
+	x := h4MustQ(t, "quint8", []int{2}, []int64{1, 2}, 0.1, 0)
 	pc, err := qtensor.FromInts([]int{2}, []int64{1, 2}, func() qdtype.QParams {
 		qp, _ := qdtype.PerChannel(qdtype.QInt8Dtype, []float64{0.1, 0.2}, []int64{0, 0}, 0)
 		return qp
@@ -293,7 +293,7 @@ func TestActivationErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i32 := mustQ(t, "qint32", []int{2}, []int64{1, 2}, 0.1, 0)
+	i32 := h4MustQ(t, "qint32", []int{2}, []int64{1, 2}, 0.1, 0)
 	cases := map[string]func() (*qtensor.QTensor, error){
 		"nil":            func() (*qtensor.QTensor, error) { return ReLU(nil) },
 		"per-channel":    func() (*qtensor.QTensor, error) { return Sigmoid(pc) },
@@ -314,22 +314,22 @@ func TestActivationErrors(t *testing.T) {
 	if err := ReLUInPlace(pc); err == nil {
 		t.Error("relu_ on per-channel: no error")
 	}
-	checkInts(t, "input untouched", x, []int64{1, 2})
+	h4CheckInts(t, "input untouched", x, []int64{1, 2})
 }
 
 func TestReLUInPlace(t *testing.T) {
-	x := mustQ(t, "qint8", []int{4}, []int64{-5, 3, 4, 100}, 0.1, 4)
+	x := h4MustQ(t, "qint8", []int{4}, []int64{-5, 3, 4, 100}, 0.1, 4)
 	if err := ReLUInPlace(x); err != nil {
 		t.Fatal(err)
 	}
-	checkInts(t, "relu_", x, []int64{4, 4, 4, 100})
+	h4CheckInts(t, "relu_", x, []int64{4, 4, 4, 100})
 }
 
 func TestMapFloat(t *testing.T) {
-	x := mustQ(t, "quint8", []int{3}, []int64{0, 10, 20}, 0.1, 10)
+	x := h4MustQ(t, "quint8", []int{3}, []int64{0, 10, 20}, 0.1, 10)
 	y, err := MapFloat(x, 0.1, 0, func(v float32) float32 { return v * v })
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInts(t, "square", y, []int64{10, 0, 10})
+	h4CheckInts(t, "square", y, []int64{10, 0, 10})
 }

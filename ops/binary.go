@@ -126,17 +126,17 @@ func binarySetup(op string, a, b *qtensor.QTensor, scale float64, zp int64) (act
 // operands, different dtypes, shapes that do not broadcast, invalid output
 // qparams.
 func Add(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return add("add", a, b, scale, zeroPoint, false)
+	return addOp("add", a, b, scale, zeroPoint, false)
 }
 
 // AddReLU is Add followed by ReLU in float before the quantization,
 // q = quantize(max(da + db, 0)); torch.ops.quantized.add_relu /
 // QFunctional.add_relu.
 func AddReLU(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return add("add_relu", a, b, scale, zeroPoint, true)
+	return addOp("add_relu", a, b, scale, zeroPoint, true)
 }
 
-func add(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
+func addOp(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
 	qa, qb, out, err := binarySetup(op, a, b, scale, zp)
 	if err != nil {
 		return nil, err
@@ -162,16 +162,16 @@ func add(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (
 // with half-to-even rounding. Broadcasting, dtypes and errors as Add's.
 // PyTorch: torch.ops.quantized.mul / QFunctional.mul.
 func Mul(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return mul("mul", a, b, scale, zeroPoint, false)
+	return mulOp("mul", a, b, scale, zeroPoint, false)
 }
 
 // MulReLU is Mul with the result clamped below at the output zero point;
 // torch.ops.quantized.mul_relu / QFunctional.mul_relu.
 func MulReLU(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return mul("mul_relu", a, b, scale, zeroPoint, true)
+	return mulOp("mul_relu", a, b, scale, zeroPoint, true)
 }
 
-func mul(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
+func mulOp(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
 	qa, qb, out, err := binarySetup(op, a, b, scale, zp)
 	if err != nil {
 		return nil, err
@@ -200,16 +200,16 @@ func mul(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (
 // PyTorch: torch.ops.quantized.add_scalar / QFunctional.add_scalar.
 // Errors: bad input, non-finite c.
 func AddScalar(x *qtensor.QTensor, c float64) (*qtensor.QTensor, error) {
-	return addScalar("add_scalar", x, c, false)
+	return addScalarOp("add_scalar", x, c, false)
 }
 
 // AddScalarReLU is AddScalar with the codes clamped below at the output
 // zero point; torch.ops.quantized.add_scalar_relu.
 func AddScalarReLU(x *qtensor.QTensor, c float64) (*qtensor.QTensor, error) {
-	return addScalar("add_scalar_relu", x, c, true)
+	return addScalarOp("add_scalar_relu", x, c, true)
 }
 
-func addScalar(op string, x *qtensor.QTensor, c float64, relu bool) (*qtensor.QTensor, error) {
+func addScalarOp(op string, x *qtensor.QTensor, c float64, relu bool) (*qtensor.QTensor, error) {
 	a, err := perTensor8(op, x)
 	if err != nil {
 		return nil, err
@@ -291,16 +291,16 @@ func addScalar(op string, x *qtensor.QTensor, c float64, relu bool) (*qtensor.QT
 // bad input, non-finite c, a resulting scale that is not a valid float32
 // scale.
 func MulScalar(x *qtensor.QTensor, c float64) (*qtensor.QTensor, error) {
-	return mulScalar("mul_scalar", x, c, false)
+	return mulScalarOp("mul_scalar", x, c, false)
 }
 
 // MulScalarReLU is MulScalar with the codes clamped below at the output
 // zero point; torch.ops.quantized.mul_scalar_relu.
 func MulScalarReLU(x *qtensor.QTensor, c float64) (*qtensor.QTensor, error) {
-	return mulScalar("mul_scalar_relu", x, c, true)
+	return mulScalarOp("mul_scalar_relu", x, c, true)
 }
 
-func mulScalar(op string, x *qtensor.QTensor, c float64, relu bool) (*qtensor.QTensor, error) {
+func mulScalarOp(op string, x *qtensor.QTensor, c float64, relu bool) (*qtensor.QTensor, error) {
 	a, err := perTensor8(op, x)
 	if err != nil {
 		return nil, err
@@ -377,29 +377,29 @@ func emptyCopy(op string, x *qtensor.QTensor, qp qdtype.QParams) (*qtensor.QTens
 // Errors: no inputs, bad inputs, mismatched dtypes or sizes, dim out of
 // range, invalid output qparams.
 func Cat(xs []*qtensor.QTensor, dim int, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return cat("cat", xs, dim, scale, zeroPoint, false)
+	return catOp("cat", xs, dim, scale, zeroPoint, false)
 }
 
 // CatReLU is Cat with the codes clamped below at the output zero point;
 // torch.ops.quantized.cat_relu.
 func CatReLU(xs []*qtensor.QTensor, dim int, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return cat("cat_relu", xs, dim, scale, zeroPoint, true)
+	return catOp("cat_relu", xs, dim, scale, zeroPoint, true)
 }
 
 // CatKeepQParams is torch.cat on quantized tensors: Cat with the first
 // input's scale and zero point (the other inputs are requantized to them).
 func CatKeepQParams(xs []*qtensor.QTensor, dim int) (*qtensor.QTensor, error) {
 	if len(xs) == 0 {
-		return nil, fmt.Errorf("ops: cat: no tensors")
+		return nil, fmt.Errorf("ops: catOp: no tensors")
 	}
 	a, err := perTensor8("cat", xs[0])
 	if err != nil {
 		return nil, err
 	}
-	return cat("cat", xs, dim, a.scale, a.zp, false)
+	return catOp("cat", xs, dim, a.scale, a.zp, false)
 }
 
-func cat(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
+func catOp(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("ops: %s: no tensors", op)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 func TestBinaryGolden(t *testing.T) {
-	runGolden(t, "binary", func(t *testing.T, c *goldenCase) (*qtensor.QTensor, error) {
+	h4RunGolden(t, "binary", func(t *testing.T, c *h4GoldenCase) (*qtensor.QTensor, error) {
 		s, z := c.num(t, "scale"), int64(c.num(t, "zero_point"))
 		switch c.Op {
 		case "add":
@@ -38,26 +38,26 @@ func TestBinaryGolden(t *testing.T) {
 // TestBinaryNoteVectors checks the research note's §12 golden vectors
 // (PyTorch 1.13.1).
 func TestBinaryNoteVectors(t *testing.T) {
-	a := mustQ(t, "quint8", []int{4}, []int64{40, 0, 157, 230}, 0.01, 30)
-	b := mustQ(t, "quint8", []int{4}, []int64{62, 75, 10, 85}, 0.02, 60)
+	a := h4MustQ(t, "quint8", []int{4}, []int64{40, 0, 157, 230}, 0.01, 30)
+	b := h4MustQ(t, "quint8", []int{4}, []int64{62, 75, 10, 85}, 0.02, 60)
 	y, err := Add(a, b, 0.03, 50)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInts(t, "add", y, []int64{55, 50, 59, 133})
+	h4CheckInts(t, "add", y, []int64{55, 50, 59, 133})
 	y, _ = AddReLU(a, b, 0.03, 50)
-	checkInts(t, "add_relu", y, []int64{55, 50, 59, 133})
+	h4CheckInts(t, "add_relu", y, []int64{55, 50, 59, 133})
 	y, _ = Mul(a, b, 0.005, 100)
-	checkInts(t, "mul", y, []int64{101, 82, 0, 255})
+	h4CheckInts(t, "mul", y, []int64{101, 82, 0, 255})
 	y, _ = Cat([]*qtensor.QTensor{a, b}, 0, 0.02, 40)
-	checkInts(t, "cat", y, []int64{45, 25, 104, 140, 42, 55, 0, 65})
+	h4CheckInts(t, "cat", y, []int64{45, 25, 104, 140, 42, 55, 0, 65})
 
-	x := mustQ(t, "quint8", []int{3}, []int64{0, 120, 255}, 0.02, 120)
+	x := h4MustQ(t, "quint8", []int{3}, []int64{0, 120, 255}, 0.02, 120)
 	y, _ = AddScalar(x, 0.37)
 	if qp := y.QParams(); qp.Scale() != 0.02 || qp.ZeroPoint() != 102 {
 		t.Fatalf("add_scalar 0.37 qparams %v", qp)
 	}
-	checkInts(t, "add_scalar 0.37", y, []int64{0, 120, 255})
+	h4CheckInts(t, "add_scalar 0.37", y, []int64{0, 120, 255})
 	y, _ = AddScalar(x, 5)
 	if qp := y.QParams(); math.Abs(qp.Scale()-0.030196078) > 1e-8 || qp.ZeroPoint() != 0 {
 		t.Fatalf("add_scalar 5 qparams %v", qp)
@@ -66,45 +66,45 @@ func TestBinaryNoteVectors(t *testing.T) {
 	if qp := y.QParams(); qp.Scale() != 0.04 || qp.ZeroPoint() != 135 {
 		t.Fatalf("mul_scalar -2 qparams %v", qp)
 	}
-	checkInts(t, "mul_scalar -2", y, []int64{255, 135, 0})
+	h4CheckInts(t, "mul_scalar -2", y, []int64{255, 135, 0})
 	y, _ = MulScalar(x, 0)
 	if qp := y.QParams(); qp.Scale() != 1 || qp.ZeroPoint() != 0 {
 		t.Fatalf("mul_scalar 0 qparams %v", qp)
 	}
-	checkInts(t, "mul_scalar 0", y, []int64{0, 0, 0})
+	h4CheckInts(t, "mul_scalar 0", y, []int64{0, 0, 0})
 }
 
 func TestBinaryBroadcastAndVariants(t *testing.T) {
-	a := mustQ(t, "qint8", []int{2, 1}, []int64{10, -10}, 0.1, 0)
-	b := mustQ(t, "qint8", []int{3}, []int64{1, 2, 3}, 0.1, 0)
+	a := h4MustQ(t, "qint8", []int{2, 1}, []int64{10, -10}, 0.1, 0)
+	b := h4MustQ(t, "qint8", []int{3}, []int64{1, 2, 3}, 0.1, 0)
 	y, err := Add(a, b, 0.1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalInts([]int(y.Shape()), []int{2, 3}) {
+	if !h4EqualInts([]int(y.Shape()), []int{2, 3}) {
 		t.Fatalf("shape %v", y.Shape())
 	}
-	checkInts(t, "broadcast add", y, []int64{11, 12, 13, -9, -8, -7})
+	h4CheckInts(t, "broadcast add", y, []int64{11, 12, 13, -9, -8, -7})
 	y, _ = MulReLU(a, b, 0.1, 0) // 1.0·0.1 = 0.1 → 1; −1.0·0.1 → −1 → relu 0
-	checkInts(t, "mul_relu", y, []int64{1, 2, 3, 0, 0, 0})
-	y, _ = CatKeepQParams([]*qtensor.QTensor{b, mustQ(t, "qint8", []int{1}, []int64{7}, 0.2, 1)}, -1)
-	checkInts(t, "cat keep", y, []int64{1, 2, 3, 12})
+	h4CheckInts(t, "mul_relu", y, []int64{1, 2, 3, 0, 0, 0})
+	y, _ = CatKeepQParams([]*qtensor.QTensor{b, h4MustQ(t, "qint8", []int{1}, []int64{7}, 0.2, 1)}, -1)
+	h4CheckInts(t, "cat keep", y, []int64{1, 2, 3, 12})
 	y, _ = CatReLU([]*qtensor.QTensor{a, a}, 1, 0.1, 0)
-	checkInts(t, "cat_relu", y, []int64{10, 10, 0, 0})
+	h4CheckInts(t, "cat_relu", y, []int64{10, 10, 0, 0})
 	y, _ = AddScalarReLU(b, -0.2) // zp shifts to 2, codes ≤ 2 clamp
-	checkInts(t, "add_scalar_relu", y, []int64{2, 2, 3})
+	h4CheckInts(t, "add_scalar_relu", y, []int64{2, 2, 3})
 	y, _ = MulScalarReLU(b, -1)
-	checkInts(t, "mul_scalar_relu", y, []int64{-1, -1, -1}) // −0.1·k < 0 → zero point
+	h4CheckInts(t, "mul_scalar_relu", y, []int64{-1, -1, -1}) // −0.1·k < 0 → zero point
 	if qp := y.QParams(); qp.ZeroPoint() != -1 {
 		t.Fatalf("mul_scalar_relu zp %v", qp)
 	}
 }
 
 func TestBinaryErrors(t *testing.T) {
-	u := mustQ(t, "quint8", []int{3}, []int64{1, 2, 3}, 0.1, 0)
-	s := mustQ(t, "qint8", []int{3}, []int64{1, 2, 3}, 0.1, 0)
-	u4 := mustQ(t, "quint8", []int{4}, []int64{1, 2, 3, 4}, 0.1, 0)
-	m := mustQ(t, "quint8", []int{2, 2}, []int64{1, 2, 3, 4}, 0.1, 0)
+	u := h4MustQ(t, "quint8", []int{3}, []int64{1, 2, 3}, 0.1, 0)
+	s := h4MustQ(t, "qint8", []int{3}, []int64{1, 2, 3}, 0.1, 0)
+	u4 := h4MustQ(t, "quint8", []int{4}, []int64{1, 2, 3, 4}, 0.1, 0)
+	m := h4MustQ(t, "quint8", []int{2, 2}, []int64{1, 2, 3, 4}, 0.1, 0)
 	cases := map[string]func() (*qtensor.QTensor, error){
 		"add dtypes":      func() (*qtensor.QTensor, error) { return Add(u, s, 0.1, 0) },
 		"add shapes":      func() (*qtensor.QTensor, error) { return Add(u, u4, 0.1, 0) },
@@ -126,5 +126,5 @@ func TestBinaryErrors(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
-	checkInts(t, "input untouched", u, []int64{1, 2, 3})
+	h4CheckInts(t, "input untouched", u, []int64{1, 2, 3})
 }

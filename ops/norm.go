@@ -113,11 +113,11 @@ func storeCodes(out *qtensor.QTensor, signed bool, v []int32) {
 }
 
 // BatchNorm1d applies quantized batch normalization with running
-// statistics to an (N, C) or (N, C, L) tensor; see batchNorm for the math.
+// statistics to an (N, C) or (N, C, L) tensor, with BatchNorm2d's math.
 // PyTorch: torch.ops.quantized.batch_norm1d (an (N, C) input is treated
 // as (N, C, 1)).
 func BatchNorm1d(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return batchNorm("batch_norm1d", x, []int{2, 3}, weight, bias, mean, variance, eps, scale, zeroPoint, false)
+	return batchNormOp("batch_norm1d", x, []int{2, 3}, weight, bias, mean, variance, eps, scale, zeroPoint, false)
 }
 
 // BatchNorm2d applies quantized batch normalization with running
@@ -135,23 +135,23 @@ func BatchNorm1d(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps
 // / nnq.BatchNorm2d. Errors: bad input, wrong rank, parameter lengths other
 // than C, NaN parameters, eps < 0, invalid output qparams.
 func BatchNorm2d(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return batchNorm("batch_norm2d", x, []int{4}, weight, bias, mean, variance, eps, scale, zeroPoint, false)
+	return batchNormOp("batch_norm2d", x, []int{4}, weight, bias, mean, variance, eps, scale, zeroPoint, false)
 }
 
 // BatchNorm3d is BatchNorm2d for (N, C, D, H, W) tensors;
 // torch.ops.quantized.batch_norm3d / nnq.BatchNorm3d.
 func BatchNorm3d(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return batchNorm("batch_norm3d", x, []int{5}, weight, bias, mean, variance, eps, scale, zeroPoint, false)
+	return batchNormOp("batch_norm3d", x, []int{5}, weight, bias, mean, variance, eps, scale, zeroPoint, false)
 }
 
 // BatchNormReLU is batch normalization fused with ReLU (the result clamped
 // below at the output zero point) for any of the ranks above (2 to 5);
 // torch.ops.quantized.batch_norm{1d,2d,3d}_relu / nni.BNReLU2d, BNReLU3d.
 func BatchNormReLU(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return batchNorm("batch_norm_relu", x, []int{2, 3, 4, 5}, weight, bias, mean, variance, eps, scale, zeroPoint, true)
+	return batchNormOp("batch_norm_relu", x, []int{2, 3, 4, 5}, weight, bias, mean, variance, eps, scale, zeroPoint, true)
 }
 
-func batchNorm(op string, x *qtensor.QTensor, ranks []int, weight, bias, mean, variance []float32, eps, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
+func batchNormOp(op string, x *qtensor.QTensor, ranks []int, weight, bias, mean, variance []float32, eps, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
 	a, out, err := normOut(op, x, scale, zp)
 	if err != nil {
 		return nil, err
@@ -233,7 +233,7 @@ func clampF(r float64, lo, hi int64) int64 {
 // perChannel false) or per channel, channel = group's index mod groups
 // times channelsPerGroup plus the element's channel within the group
 // (group norm).
-func normalize(q []int32, m, n int, zx int32, sx float32, eps float64, gamma, beta []float32, perChannel bool, groups, chPerGroup int, sy float32, zy int32, qmin, qmax int32) {
+func normalizeGroups(q []int32, m, n int, zx int32, sx float32, eps float64, gamma, beta []float32, perChannel bool, groups, chPerGroup int, sy float32, zy int32, qmin, qmax int32) {
 	inv := 1 / sy
 	perCh := 1
 	if perChannel {
@@ -286,8 +286,15 @@ func kernelsQuantize(v, inv float32, zp, qmin, qmax int32) int32 {
 // LayerNorm applies quantized layer normalization over the trailing
 // dimensions normalizedShape, with optional elementwise affine weight and
 // bias of that shape (nil for none), and output qparams (scale, zeroPoint);
-// see normalize for the exact float32 math (statistics from integer sums of
-// the codes). PyTorch: torch.ops.quantized.layer_norm / nnq.LayerNorm.
+// per row of n normalized elements, in PyTorch's float32 arithmetic
+// (statistics from exact integer sums of the codes; fma rounds once, as
+// PyTorch's AVX2 kernel does):
+//
+//	μq = f32(Σq)/n,  var = max(fma(−μq, μq, f32(Σq²)/n), 0)
+//	k  = f32(sx/sqrt(f64(var·sx·sx) + eps)),  d = f32(q − zx) − (μq − zx)
+//	q' = clamp(zeroPoint + rne(fma(f32(d·k), γ, β)·f32(1/scale)), qmin, qmax)
+//
+// PyTorch: torch.ops.quantized.layer_norm / nnq.LayerNorm.
 // Errors: bad input, normalizedShape empty or not a suffix of x's shape,
 // weight/bias of the wrong size or NaN, eps < 0, invalid output qparams.
 func LayerNorm(x *qtensor.QTensor, normalizedShape []int, weight, bias []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
@@ -327,7 +334,7 @@ func normRun(op string, x *qtensor.QTensor, a act8, out *qtensor.QTensor, n int,
 	qp := out.QParams()
 	qmin, qmax, _ := qdtype.Range(a.dt)
 	q := codesInt32(x, a.signed)
-	normalize(q, x.Size()/n, n, int32(a.zp), float32(a.scale), eps, weight, bias, perChannel, groups, chPerGroup,
+	normalizeGroups(q, x.Size()/n, n, int32(a.zp), float32(a.scale), eps, weight, bias, perChannel, groups, chPerGroup,
 		float32(qp.Scale()), int32(qp.ZeroPoint()), int32(qmin), int32(qmax))
 	storeCodes(out, a.signed, q)
 	return out, nil
@@ -337,11 +344,12 @@ func normRun(op string, x *qtensor.QTensor, a act8, out *qtensor.QTensor, n int,
 // (rank ≥ 3): the C channels are split into groups of C/groups, each
 // (sample, group) is normalized over its channels and spatial elements, and
 // per-channel weight and bias (C values each, nil for none) are applied;
-// see normalize for the math. PyTorch: torch.ops.quantized.group_norm /
+// the math is LayerNorm's with the per-channel form y = fma(d, f32(k·γ), β)
+// PyTorch uses for groups. PyTorch: torch.ops.quantized.group_norm /
 // nnq.GroupNorm. Errors: bad input, rank < 3, groups < 1 or not dividing
 // C, weight/bias of the wrong size or NaN, eps < 0, invalid output qparams.
 func GroupNorm(x *qtensor.QTensor, groups int, weight, bias []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
-	return groupNorm("group_norm", x, groups, weight, bias, eps, scale, zeroPoint)
+	return groupNormOp("group_norm", x, groups, weight, bias, eps, scale, zeroPoint)
 }
 
 // InstanceNorm applies quantized instance normalization to an (N, C, L),
@@ -350,12 +358,12 @@ func GroupNorm(x *qtensor.QTensor, groups int, weight, bias []float32, eps, scal
 // nnq.InstanceNorm1d/2d/3d.
 func InstanceNorm(x *qtensor.QTensor, weight, bias []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
 	if x != nil && x.Dims() >= 3 {
-		return groupNorm("instance_norm", x, x.Shape()[1], weight, bias, eps, scale, zeroPoint)
+		return groupNormOp("instance_norm", x, x.Shape()[1], weight, bias, eps, scale, zeroPoint)
 	}
-	return groupNorm("instance_norm", x, 1, weight, bias, eps, scale, zeroPoint)
+	return groupNormOp("instance_norm", x, 1, weight, bias, eps, scale, zeroPoint)
 }
 
-func groupNorm(op string, x *qtensor.QTensor, groups int, weight, bias []float32, eps, scale float64, zp int64) (*qtensor.QTensor, error) {
+func groupNormOp(op string, x *qtensor.QTensor, groups int, weight, bias []float32, eps, scale float64, zp int64) (*qtensor.QTensor, error) {
 	a, out, err := normOut(op, x, scale, zp)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ import (
 )
 
 func TestNormGolden(t *testing.T) {
-	runGolden(t, "norm", func(t *testing.T, c *goldenCase) (*qtensor.QTensor, error) {
+	h4RunGolden(t, "norm", func(t *testing.T, c *h4GoldenCase) (*qtensor.QTensor, error) {
 		x := c.Inputs[0].q(t)
 		eps, s, z := c.num(t, "eps"), c.num(t, "scale"), int64(c.num(t, "zero_point"))
 		in := func(i int) []float32 {
@@ -38,34 +38,34 @@ func TestNormGolden(t *testing.T) {
 
 func TestBatchNormHandValues(t *testing.T) {
 	// identity statistics: y = 2x + 1 with x = (q − 10)·0.5.
-	x := mustQ(t, "quint8", []int{1, 1, 1, 3}, []int64{6, 10, 14}, 0.5, 10)
+	x := h4MustQ(t, "quint8", []int{1, 1, 1, 3}, []int64{6, 10, 14}, 0.5, 10)
 	one := []float32{1}
 	y, err := BatchNorm2d(x, []float32{2}, one, []float32{0}, one, 0, 0.5, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// x = −2, 0, 2 → −3, 1, 5 → codes 94, 102, 110.
-	checkInts(t, "bn", y, []int64{94, 102, 110})
+	h4CheckInts(t, "bn", y, []int64{94, 102, 110})
 	y, _ = BatchNormReLU(x, []float32{2}, one, []float32{0}, one, 0, 0.5, 100)
-	checkInts(t, "bn relu", y, []int64{100, 102, 110})
-	y, _ = BatchNorm1d(mustQ(t, "quint8", []int{3, 1}, []int64{6, 10, 14}, 0.5, 10), []float32{2}, one, []float32{0}, one, 0, 0.5, 100)
-	checkInts(t, "bn1d rank 2", y, []int64{94, 102, 110})
+	h4CheckInts(t, "bn relu", y, []int64{100, 102, 110})
+	y, _ = BatchNorm1d(h4MustQ(t, "quint8", []int{3, 1}, []int64{6, 10, 14}, 0.5, 10), []float32{2}, one, []float32{0}, one, 0, 0.5, 100)
+	h4CheckInts(t, "bn1d rank 2", y, []int64{94, 102, 110})
 }
 
 func TestLayerNormHandValues(t *testing.T) {
 	// codes 0, 2 (scale 1, zp 1): x = −1, 1, mean 0, var 1 → ±1/sqrt(1+eps).
-	x := mustQ(t, "quint8", []int{2, 2}, []int64{0, 2, 5, 5}, 1, 1)
+	x := h4MustQ(t, "quint8", []int{2, 2}, []int64{0, 2, 5, 5}, 1, 1)
 	y, err := LayerNorm(x, []int{2}, nil, nil, 1e-5, 0.5, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// row 2 is constant: variance 0, output 0 → zp.
-	checkInts(t, "layer_norm", y, []int64{8, 12, 10, 10})
-	y, _ = GroupNorm(mustQ(t, "quint8", []int{1, 2, 1}, []int64{0, 2}, 1, 1), 1, []float32{1, 3}, []float32{0, 1}, 1e-5, 0.5, 10)
+	h4CheckInts(t, "layer_norm", y, []int64{8, 12, 10, 10})
+	y, _ = GroupNorm(h4MustQ(t, "quint8", []int{1, 2, 1}, []int64{0, 2}, 1, 1), 1, []float32{1, 3}, []float32{0, 1}, 1e-5, 0.5, 10)
 	// normalized −1, 1; channel 1 scaled by 3 and shifted by 1 → 4 → code 18.
-	checkInts(t, "group_norm", y, []int64{8, 18})
-	y, _ = InstanceNorm(mustQ(t, "quint8", []int{1, 2, 2}, []int64{0, 2, 7, 7}, 1, 1), nil, nil, 1e-5, 0.5, 10)
-	checkInts(t, "instance_norm", y, []int64{8, 12, 10, 10})
+	h4CheckInts(t, "group_norm", y, []int64{8, 18})
+	y, _ = InstanceNorm(h4MustQ(t, "quint8", []int{1, 2, 2}, []int64{0, 2, 7, 7}, 1, 1), nil, nil, 1e-5, 0.5, 10)
+	h4CheckInts(t, "instance_norm", y, []int64{8, 12, 10, 10})
 }
 
 func TestFMA32(t *testing.T) {
@@ -92,8 +92,8 @@ func TestFMA32(t *testing.T) {
 }
 
 func TestNormErrors(t *testing.T) {
-	x4 := mustQ(t, "quint8", []int{1, 2, 1, 1}, []int64{1, 2}, 0.1, 0)
-	x2 := mustQ(t, "quint8", []int{1, 2}, []int64{1, 2}, 0.1, 0)
+	x4 := h4MustQ(t, "quint8", []int{1, 2, 1, 1}, []int64{1, 2}, 0.1, 0)
+	x2 := h4MustQ(t, "quint8", []int{1, 2}, []int64{1, 2}, 0.1, 0)
 	p := []float32{1, 1}
 	cases := map[string]func() (*qtensor.QTensor, error){
 		"bn2d rank":     func() (*qtensor.QTensor, error) { return BatchNorm2d(x2, p, p, p, p, 1e-5, 0.1, 0) },

@@ -62,7 +62,7 @@ func poolSetup(op string, x *qtensor.QTensor, d int, kernel, stride, padding, di
 	if err != nil {
 		return g, err
 	}
-	dil, err := expandInts(op, "dilation", dilation, d, ones(d), 1)
+	dil, err := expandInts(op, "dilation", dilation, d, onesInts(d), 1)
 	if err != nil {
 		return g, err
 	}
@@ -86,7 +86,7 @@ func poolSetup(op string, x *qtensor.QTensor, d int, kernel, stride, padding, di
 	return g, nil
 }
 
-func ones(n int) []int {
+func onesInts(n int) []int {
 	r := make([]int, n)
 	for i := range r {
 		r[i] = 1

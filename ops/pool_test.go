@@ -7,7 +7,7 @@ import (
 )
 
 func TestPoolGolden(t *testing.T) {
-	runGolden(t, "pool", func(t *testing.T, c *goldenCase) (*qtensor.QTensor, error) {
+	h4RunGolden(t, "pool", func(t *testing.T, c *h4GoldenCase) (*qtensor.QTensor, error) {
 		x := c.Inputs[0].q(t)
 		var ceil, cip bool
 		c.attr(t, "ceil_mode", &ceil)
@@ -45,44 +45,44 @@ func TestPoolGolden(t *testing.T) {
 func TestPoolHandValues(t *testing.T) {
 	// research note §12: avg_pool2d 2x2 (s=1, zp=0) of [[0,1,2,3],[1,1,1,2]]
 	// gives [1, 2] (means 0.75 → 1, 1.25 → 1, 2 → 2 with stride 2).
-	x := mustQ(t, "quint8", []int{1, 1, 2, 4}, []int64{0, 1, 2, 3, 1, 1, 1, 2}, 1, 0)
+	x := h4MustQ(t, "quint8", []int{1, 1, 2, 4}, []int64{0, 1, 2, 3, 1, 1, 1, 2}, 1, 0)
 	y, err := AvgPool2d(x, []int{2}, nil, nil, false, true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkInts(t, "avg_pool2d", y, []int64{1, 2})
+	h4CheckInts(t, "avg_pool2d", y, []int64{1, 2})
 	// ties go to even: window means 0.5 → 0 and 1.5 → 2.
-	x = mustQ(t, "quint8", []int{1, 1, 2, 4}, []int64{0, 1, 1, 2, 0, 1, 1, 2}, 1, 0)
+	x = h4MustQ(t, "quint8", []int{1, 1, 2, 4}, []int64{0, 1, 1, 2, 0, 1, 1, 2}, 1, 0)
 	y, _ = AvgPool2d(x, []int{2}, nil, nil, false, true, 0)
-	checkInts(t, "avg_pool2d ties", y, []int64{0, 2})
+	h4CheckInts(t, "avg_pool2d ties", y, []int64{0, 2})
 	// adaptive (1x1) of [[1,2],[1,2]] → 1.5 → 2.
-	x = mustQ(t, "quint8", []int{1, 1, 2, 2}, []int64{1, 2, 1, 2}, 1, 0)
+	x = h4MustQ(t, "quint8", []int{1, 1, 2, 2}, []int64{1, 2, 1, 2}, 1, 0)
 	y, _ = AdaptiveAvgPool2d(x, 1, 1)
-	checkInts(t, "adaptive", y, []int64{2})
+	h4CheckInts(t, "adaptive", y, []int64{2})
 	// max pool with padding: padding never wins, even over the lowest code.
-	x = mustQ(t, "qint8", []int{1, 1, 2, 2}, []int64{-128, -100, -90, -128}, 1, 0)
+	x = h4MustQ(t, "qint8", []int{1, 1, 2, 2}, []int64{-128, -100, -90, -128}, 1, 0)
 	y, _ = MaxPool2d(x, []int{3}, []int{1}, []int{1}, nil, false)
-	checkInts(t, "max_pool2d", y, []int64{-90, -90, -90, -90})
+	h4CheckInts(t, "max_pool2d", y, []int64{-90, -90, -90, -90})
 	// avg_pool3d 2x2x2 over 8 equal codes keeps them; zp handled exactly.
-	x = mustQ(t, "qint8", []int{1, 1, 2, 2, 2}, []int64{-7, -7, -7, -7, -7, -7, -7, -7}, 0.3, -7)
+	x = h4MustQ(t, "qint8", []int{1, 1, 2, 2, 2}, []int64{-7, -7, -7, -7, -7, -7, -7, -7}, 0.3, -7)
 	y, _ = AvgPool3d(x, []int{2}, nil, nil, false, true, 0)
-	checkInts(t, "avg_pool3d", y, []int64{-7})
+	h4CheckInts(t, "avg_pool3d", y, []int64{-7})
 	// nearest ×2 repeats every code.
-	x = mustQ(t, "quint8", []int{1, 1, 1, 2}, []int64{3, 9}, 1, 0)
+	x = h4MustQ(t, "quint8", []int{1, 1, 1, 2}, []int64{3, 9}, 1, 0)
 	y, _ = Interpolate(x, nil, []float64{2}, "nearest", false)
-	checkInts(t, "nearest", y, []int64{3, 3, 9, 9, 3, 3, 9, 9})
+	h4CheckInts(t, "nearest", y, []int64{3, 3, 9, 9, 3, 3, 9, 9})
 	// bilinear with aligned corners: 1x2 → 1x3 puts the mean in the middle.
 	y, _ = Interpolate(x, []int{1, 3}, nil, "bilinear", true)
-	checkInts(t, "bilinear", y, []int64{3, 6, 9})
+	h4CheckInts(t, "bilinear", y, []int64{3, 6, 9})
 	y, _ = UpsampleBilinear(x, []int{1, 3}, nil)
-	checkInts(t, "upsample bilinear", y, []int64{3, 6, 9})
+	h4CheckInts(t, "upsample bilinear", y, []int64{3, 6, 9})
 	y, _ = UpsampleNearest(x, []int{2, 2}, nil)
-	checkInts(t, "upsample nearest", y, []int64{3, 9, 3, 9})
+	h4CheckInts(t, "upsample nearest", y, []int64{3, 9, 3, 9})
 }
 
 func TestPoolErrors(t *testing.T) {
-	x := mustQ(t, "quint8", []int{1, 1, 4, 4}, make([]int64, 16), 0.1, 0)
-	x3 := mustQ(t, "quint8", []int{1, 1, 2, 2, 2}, make([]int64, 8), 0.1, 0)
+	x := h4MustQ(t, "quint8", []int{1, 1, 4, 4}, make([]int64, 16), 0.1, 0)
+	x3 := h4MustQ(t, "quint8", []int{1, 1, 2, 2, 2}, make([]int64, 8), 0.1, 0)
 	cases := map[string]func() (*qtensor.QTensor, error){
 		"max pad > k/2":    func() (*qtensor.QTensor, error) { return MaxPool2d(x, []int{2}, nil, []int{2}, nil, false) },
 		"max kernel 0":     func() (*qtensor.QTensor, error) { return MaxPool2d(x, []int{0}, nil, nil, nil, false) },
@@ -113,7 +113,7 @@ func TestPoolErrors(t *testing.T) {
 }
 
 func TestPoolEmptyOutput(t *testing.T) {
-	x := mustQ(t, "quint8", []int{1, 1, 2, 2, 2}, make([]int64, 8), 0.1, 0)
+	x := h4MustQ(t, "quint8", []int{1, 1, 2, 2, 2}, make([]int64, 8), 0.1, 0)
 	y, err := AvgPool3d(x, []int{2}, []int{3}, nil, false, true, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestPoolEmptyOutput(t *testing.T) {
 	if y.Size() != 1 {
 		t.Fatalf("shape %v", y.Shape())
 	}
-	y, err = AdaptiveAvgPool2d(mustQ(t, "quint8", []int{1, 2, 2}, make([]int64, 4), 0.1, 0), 0, 3)
+	y, err = AdaptiveAvgPool2d(h4MustQ(t, "quint8", []int{1, 2, 2}, make([]int64, 4), 0.1, 0), 0, 3)
 	if err != nil || y.Size() != 0 {
 		t.Fatalf("adaptive to 0 rows: %v %v", y, err)
 	}
