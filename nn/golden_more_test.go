@@ -37,6 +37,15 @@ func buildGoldenMore(c goldenCase) (Module, error) {
 			return nil, err
 		}
 		m.BatchFirst = argBool(a, "batch_first", false)
+		m.DropoutP = argFloat(a, "dropout", 0)
+		return m, nil
+	case "RNN":
+		nl, _ := a["nonlinearity"].(string)
+		m, err := NewRNN(in, hidden, argInt(a, "layers", 1), nl, argBool(a, "bidirectional", false), bias)
+		if err != nil {
+			return nil, err
+		}
+		m.BatchFirst = argBool(a, "batch_first", false)
 		return m, nil
 	case "GRU":
 		m, err := NewGRU(in, hidden, argInt(a, "layers", 1), argBool(a, "bidirectional", false), bias)
@@ -64,6 +73,9 @@ func forwardGolden(m Module, ins []*gorgonia.Node) ([]*gorgonia.Node, error) {
 		out, hn, cn, err := mm.ForwardState(ins[0], ins[1], ins[2])
 		return []*gorgonia.Node{out, hn, cn}, err
 	case *GRU:
+		out, hn, err := mm.ForwardState(ins[0], ins[1])
+		return []*gorgonia.Node{out, hn}, err
+	case *RNN:
 		out, hn, err := mm.ForwardState(ins[0], ins[1])
 		return []*gorgonia.Node{out, hn}, err
 	case *LSTMCell:

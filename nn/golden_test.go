@@ -140,13 +140,19 @@ func buildGolden(c goldenCase) (Module, error) {
 		if err != nil {
 			return nil, err
 		}
-		// momentum and eps are not in args; they are recovered by the test
-		// from the case name where they differ from the defaults.
-		switch c.Name {
-		case "batchnorm1d_train_2d":
-			bn.Momentum = 0.3
-		case "batchnorm1d_eval_3d":
-			bn.Eps = 1e-3
+		if m, ok := a["momentum"]; ok {
+			if m == nil {
+				bn.CumulativeAverage = true
+			} else {
+				bn.Momentum = m.(float64)
+			}
+		}
+		bn.Eps = argFloat(a, "eps", 1e-5)
+		if !argBool(a, "affine", true) {
+			bn.Weight, bn.Bias = nil, nil
+		}
+		if !argBool(a, "track", true) {
+			bn.RunningMean, bn.RunningVar, bn.NumBatchesTracked = nil, nil, nil
 		}
 		return bn, nil
 	case "LayerNorm":
@@ -154,16 +160,24 @@ func buildGolden(c goldenCase) (Module, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.Name == "layernorm_2axes" {
-			ln.Eps = 1e-3
+		ln.Eps = argFloat(a, "eps", 1e-5)
+		if !argBool(a, "affine", true) {
+			ln.Weight, ln.Bias = nil, nil
 		}
 		return ln, nil
 	case "GroupNorm":
-		return NewGroupNorm(argInt(a, "groups", 0), argInt(a, "channels", 0))
+		gn, err := NewGroupNorm(argInt(a, "groups", 0), argInt(a, "channels", 0))
+		if err != nil {
+			return nil, err
+		}
+		gn.Eps = argFloat(a, "eps", 1e-5)
+		return gn, nil
 	case "InstanceNorm1d":
 		return NewInstanceNorm1d(argInt(a, "features", 0), argBool(a, "affine", false))
 	case "InstanceNorm2d":
 		return NewInstanceNorm2d(argInt(a, "features", 0), argBool(a, "affine", false))
+	case "InstanceNorm3d":
+		return NewInstanceNorm3d(argInt(a, "features", 0), argBool(a, "affine", false))
 	case "ReLU":
 		return NewReLU(), nil
 	case "ReLU6":
@@ -202,7 +216,9 @@ func buildGolden(c goldenCase) (Module, error) {
 		o := argInts(a, "out")
 		return NewAdaptiveAvgPool2d(o[0], o[1]), nil
 	case "Flatten":
-		return NewFlatten(), nil
+		f := NewFlatten()
+		f.StartDim, f.EndDim = argInt(a, "start", 1), argInt(a, "end", -1)
+		return f, nil
 	case "SequentialCNN":
 		conv, err := NewConv2d(1, 4, []int{3}, Padding(1))
 		if err != nil {
@@ -308,6 +324,16 @@ func TestGoldenForward(t *testing.T) {
 				}
 				if ok, msg := closeTo(o.Float32s(), c.Outputs[i].Data); !ok {
 					t.Errorf("output %d: %s", i, msg)
+				}
+			}
+			// Running the graph must leave parameters untouched (no
+			// in-place op may write into a bound parameter).
+			for k, v := range c.State {
+				if _, ok := c.StateAfter[k]; ok || v.Dtype == "int64" {
+					continue
+				}
+				if ok, msg := closeTo(StateDict(m)[k].Float32s(), v.Data); !ok {
+					t.Errorf("parameter %q changed by the run: %s", k, msg)
 				}
 			}
 			if c.StateAfter != nil {

@@ -710,3 +710,51 @@ func (m *RNNCell) ForwardState(x, h *gorgonia.Node) (*gorgonia.Node, error) {
 
 // Clone deep-copies the cell.
 func (m *RNNCell) Clone() Module { return &RNNCell{m.cloneCell()} }
+
+// RNN is torch.nn.RNN: h' = tanh (or relu) of x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
+// per layer and direction; shapes and names as LSTM and GRU.
+type RNN struct{ RNNBase }
+
+// NewRNN returns an Elman RNN; nonlinearity is "tanh" or "relu"; see NewLSTM.
+func NewRNN(inputSize, hiddenSize, numLayers int, nonlinearity string, bidirectional bool, opts ...Option) (*RNN, error) {
+	kind := kindRNNTanh
+	switch nonlinearity {
+	case "tanh", "":
+	case "relu":
+		kind = kindRNNReLU
+	default:
+		return nil, fmt.Errorf("nn: rnn: unknown nonlinearity %q (tanh or relu)", nonlinearity)
+	}
+	r, err := newRNNBase("rnn", kind, inputSize, hiddenSize, numLayers, bidirectional, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &RNN{r}, nil
+}
+
+// TypeName returns "RNN".
+func (m *RNN) TypeName() string { return "RNN" }
+
+// Nonlinearity returns "tanh" or "relu".
+func (m *RNN) Nonlinearity() string {
+	if m.kind == kindRNNReLU {
+		return "relu"
+	}
+	return "tanh"
+}
+
+// Forward returns the output sequence for a zero initial state.
+func (m *RNN) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	out, _, err := m.ForwardState(x, nil)
+	return out, err
+}
+
+// ForwardState runs from h0 ((L·D, B, H), nil for zeros) and returns
+// (output, h_n).
+func (m *RNN) ForwardState(x, h0 *gorgonia.Node) (out, hn *gorgonia.Node, err error) {
+	out, hn, _, err = m.run("rnn", x, h0, nil)
+	return out, hn, err
+}
+
+// Clone deep-copies the layer.
+func (m *RNN) Clone() Module { return &RNN{m.cloneRNN()} }

@@ -97,11 +97,11 @@ add("conv_transpose3d", "ConvTranspose3d", {"in": 2, "out": 2, "kernel": [2], "s
 # Normalization
 add("batchnorm2d_train", "BatchNorm2d", {"features": 3}, randomize(nn.BatchNorm2d(3)), [x(4, 3, 5, 5) * 2 + 1], train=True)
 add("batchnorm2d_eval", "BatchNorm2d", {"features": 3}, randomize(nn.BatchNorm2d(3)), [x(2, 3, 4, 4)])
-add("batchnorm1d_train_2d", "BatchNorm1d", {"features": 4}, randomize(nn.BatchNorm1d(4, momentum=0.3)), [x(8, 4)], train=True)
-add("batchnorm1d_eval_3d", "BatchNorm1d", {"features": 4}, randomize(nn.BatchNorm1d(4, eps=1e-3)), [x(2, 4, 6)])
+add("batchnorm1d_train_2d", "BatchNorm1d", {"features": 4, "momentum": 0.3}, randomize(nn.BatchNorm1d(4, momentum=0.3)), [x(8, 4)], train=True)
+add("batchnorm1d_eval_3d", "BatchNorm1d", {"features": 4, "eps": 1e-3}, randomize(nn.BatchNorm1d(4, eps=1e-3)), [x(2, 4, 6)])
 add("batchnorm3d_train", "BatchNorm3d", {"features": 2}, randomize(nn.BatchNorm3d(2)), [x(2, 2, 3, 3, 2)], train=True)
 add("layernorm_last", "LayerNorm", {"shape": [6]}, randomize(nn.LayerNorm(6)), [x(3, 4, 6)])
-add("layernorm_2axes", "LayerNorm", {"shape": [3, 4]}, randomize(nn.LayerNorm([3, 4], eps=1e-3)), [x(2, 3, 4)])
+add("layernorm_2axes", "LayerNorm", {"shape": [3, 4], "eps": 1e-3}, randomize(nn.LayerNorm([3, 4], eps=1e-3)), [x(2, 3, 4)])
 add("groupnorm", "GroupNorm", {"groups": 2, "channels": 6}, randomize(nn.GroupNorm(2, 6)), [x(2, 6, 3, 3)])
 add("instancenorm2d_affine", "InstanceNorm2d", {"features": 3, "affine": True},
     randomize(nn.InstanceNorm2d(3, affine=True)), [x(2, 3, 4, 5)])
@@ -178,6 +178,54 @@ cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
                     nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
 randomize(cnn)
 add("sequential_cnn", "SequentialCNN", {}, cnn, [x(2, 1, 6, 6)])
+
+# Edge cases: degenerate matmul shapes, unbatched inputs, options.
+add("linear_out1", "Linear", {"in": 4, "out": 1}, randomize(nn.Linear(4, 1)), [x(3, 4)])
+add("linear_in1", "Linear", {"in": 1, "out": 3}, randomize(nn.Linear(1, 3)), [x(5, 1)])
+add("linear_row", "Linear", {"in": 4, "out": 3}, randomize(nn.Linear(4, 3)), [x(1, 4)])
+add("linear_1d_input", "Linear", {"in": 4, "out": 2}, randomize(nn.Linear(4, 2)), [x(4)])
+add("conv1d_1x1", "Conv1d", {"in": 1, "out": 3, "kernel": [1]}, randomize(nn.Conv1d(1, 3, 1)), [x(2, 1, 5)])
+add("conv2d_unbatched", "Conv2d", {"in": 2, "out": 3, "kernel": [3]}, randomize(nn.Conv2d(2, 3, 3)), [x(2, 5, 5)])
+add("conv3d_groups_dilation", "Conv3d",
+    {"in": 4, "out": 4, "kernel": [2], "groups": 2, "dilation": [1, 2, 1], "padding": [0, 1, 1], "stride": [1, 1, 2]},
+    randomize(nn.Conv3d(4, 4, 2, groups=2, dilation=(1, 2, 1), padding=(0, 1, 1), stride=(1, 1, 2))), [x(1, 4, 4, 6, 6)])
+add("conv_transpose2d_dilation", "ConvTranspose2d",
+    {"in": 2, "out": 3, "kernel": [3, 2], "stride": [2, 3], "padding": [1, 0], "dilation": [2, 1], "output_padding": [1, 2]},
+    randomize(nn.ConvTranspose2d(2, 3, (3, 2), stride=(2, 3), padding=(1, 0), dilation=(2, 1), output_padding=(1, 2))), [x(2, 2, 3, 4)])
+add("conv_transpose1d_depthwise", "ConvTranspose1d", {"in": 3, "out": 3, "kernel": [3], "groups": 3, "bias": False},
+    randomize(nn.ConvTranspose1d(3, 3, 3, groups=3, bias=False)), [x(2, 3, 4)])
+add("batchnorm2d_cumulative", "BatchNorm2d", {"features": 3, "momentum": None}, randomize(nn.BatchNorm2d(3, momentum=None)),
+    [x(2, 3, 3, 3)], train=True)
+add("batchnorm2d_plain", "BatchNorm2d", {"features": 3, "affine": False, "track": False},
+    nn.BatchNorm2d(3, affine=False, track_running_stats=False), [x(2, 3, 3, 3)])
+add("layernorm_noaffine", "LayerNorm", {"shape": [5], "affine": False}, nn.LayerNorm(5, elementwise_affine=False), [x(2, 5)])
+add("groupnorm_3d", "GroupNorm", {"groups": 3, "channels": 6, "eps": 1e-3}, randomize(nn.GroupNorm(3, 6, eps=1e-3)), [x(2, 6, 5)])
+add("instancenorm1d_unbatched", "InstanceNorm1d", {"features": 3}, nn.InstanceNorm1d(3), [x(3, 7)])
+add("instancenorm3d", "InstanceNorm3d", {"features": 2}, nn.InstanceNorm3d(2), [x(1, 2, 3, 3, 3)])
+add("maxpool2d_unbatched", "MaxPool2d", {"kernel": [2, 3], "stride": [1, 2]}, nn.MaxPool2d((2, 3), (1, 2)), [x(2, 5, 7)])
+add("avgpool2d_ceil_countpad", "AvgPool2d", {"kernel": [3], "stride": [2], "padding": [1], "ceil": True},
+    nn.AvgPool2d(3, 2, 1, ceil_mode=True), [x(1, 2, 6, 5)])
+add("adaptive_avgpool2d_uneven", "AdaptiveAvgPool2d", {"out": [2, 4]}, nn.AdaptiveAvgPool2d((2, 4)), [x(1, 2, 5, 7)])
+add("adaptive_avgpool2d_grow", "AdaptiveAvgPool2d", {"out": [5, 4]}, nn.AdaptiveAvgPool2d((5, 4)), [x(1, 1, 3, 3)])
+add("upsample_nearest_3d", "Upsample", {"scale": [2.0, 1.5, 3.0], "mode": "nearest"},
+    nn.Upsample(scale_factor=(2.0, 1.5, 3.0), mode="nearest"), [x(1, 1, 2, 4, 2)])
+add("upsample_trilinear_ac", "Upsample", {"size": [3, 4, 5], "mode": "trilinear", "align_corners": True},
+    nn.Upsample(size=(3, 4, 5), mode="trilinear", align_corners=True), [x(1, 2, 2, 3, 2)])
+add("upsample_nearest_1d", "Upsample", {"size": [7], "mode": "nearest"}, nn.Upsample(size=7, mode="nearest"), [x(1, 2, 3)])
+add("upsample_bilinear_down", "Upsample", {"size": [3, 2], "mode": "bilinear"}, nn.Upsample(size=(3, 2), mode="bilinear"), [x(1, 1, 7, 5)])
+add("embedding_3d_idx", "Embedding", {"num": 6, "dim": 3}, randomize(nn.Embedding(6, 3)), [torch.tensor([[[0, 5], [3, 3]], [[1, 2], [4, 0]]])])
+add("flatten_dims", "Flatten", {"start": 0, "end": 1}, nn.Flatten(0, 1), [x(2, 3, 4)])
+add("rnn_relu_2layer", "RNN", {"in": 3, "hidden": 4, "layers": 2, "nonlinearity": "relu"}, nn.RNN(3, 4, 2, nonlinearity="relu"),
+    [x(5, 2, 3), x(2, 2, 4)], forward=gru_fwd)
+add("rnn_tanh_bidir_bf", "RNN", {"in": 3, "hidden": 2, "layers": 1, "bidirectional": True, "batch_first": True},
+    nn.RNN(3, 2, bidirectional=True, batch_first=True), [x(2, 4, 3), x(2, 2, 2)], forward=gru_fwd)
+add("gru_batch_first", "GRU", {"in": 3, "hidden": 4, "layers": 1, "batch_first": True}, nn.GRU(3, 4, batch_first=True),
+    [x(2, 5, 3), x(1, 2, 4)], forward=gru_fwd)
+add("lstm_unbatched", "LSTM", {"in": 3, "hidden": 4, "layers": 1}, nn.LSTM(3, 4), [x(5, 3), x(1, 4), x(1, 4)], forward=lstm_fwd)
+add("lstm_eval_dropout", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "dropout": 0.5}, nn.LSTM(3, 4, 2, dropout=0.5),
+    [x(3, 2, 3), x(2, 2, 4), x(2, 2, 4)], forward=lstm_fwd)
+add("lstmcell_unbatched", "LSTMCell", {"in": 3, "hidden": 2}, nn.LSTMCell(3, 2), [x(3), x(2), x(2)], forward=lstmcell_fwd)
+add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 os.makedirs("nn/testdata", exist_ok=True)
 with open("nn/testdata/golden.json", "w") as f:
