@@ -161,10 +161,10 @@ type golden struct {
 		Out []gNum `json:"out"`
 	} `json:"dequantize"`
 	Views []struct {
-		X    gFull         `json:"x"`
-		Op   string        `json:"op"`
-		Args []interface{} `json:"args"`
-		Out  gFull         `json:"out"`
+		X    gFull           `json:"x"`
+		Op   string          `json:"op"`
+		Args []interface{}   `json:"args"`
+		Out  json.RawMessage `json:"out"`
 	} `json:"views"`
 	Compare []struct {
 		Op    string  `json:"op"`

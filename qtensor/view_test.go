@@ -1,6 +1,7 @@
 package qtensor
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -63,9 +64,29 @@ func TestGoldenViews(t *testing.T) {
 	for i, c := range g.Views {
 		x := c.X.full(t)
 		var y *QTensor
+		var ys []*QTensor
 		var err error
 		a := c.Args
 		switch c.Op {
+		case "t":
+			y, err = x.T()
+		case "split":
+			ys, err = x.Split(num(a[0]), num(a[1]))
+		case "chunk":
+			ys, err = x.Chunk(num(a[0]), num(a[1]))
+		case "unbind":
+			ys, err = x.Unbind(num(a[0]))
+		case "repeat":
+			y, err = x.Repeat(ints(a[0])...)
+		case "masked_fill":
+			var m []bool
+			rows := a[0].([]interface{})
+			for _, r := range rows {
+				for _, v := range r.([]interface{}) {
+					m = append(m, v.(bool))
+				}
+			}
+			y, err = x.MaskedFill(denseWithShape([]int{len(rows), len(m) / len(rows)}, m), float32(a[1].(float64)))
 		case "reshape":
 			y, err = x.Reshape(ints(a[0])...)
 		case "flatten":
@@ -100,12 +121,32 @@ func TestGoldenViews(t *testing.T) {
 		if err != nil {
 			t.Fatalf("view %d %s%v: %v", i, c.Op, a, err)
 		}
+		if ys != nil {
+			var outs []gFull
+			if err := json.Unmarshal(c.Out, &outs); err != nil {
+				t.Fatal(err)
+			}
+			if len(ys) != len(outs) {
+				t.Fatalf("view %d %s%v: %d pieces, PyTorch %d", i, c.Op, a, len(ys), len(outs))
+			}
+			for j := range ys {
+				if !Equal(ys[j], outs[j].full(t)) {
+					t.Errorf("view %d %s%v: piece %d differs: %v %v", i, c.Op, a, j, ys[j].Shape(), ys[j].qp)
+				}
+			}
+			continue
+		}
+		var out gFull
+		if err := json.Unmarshal(c.Out, &out); err != nil {
+			t.Fatal(err)
+		}
+		c.Out = nil
 		if c.Op == "select" && x.qp.PerChannel() && num(a[0]) > x.qp.Axis {
 			// PyTorch 1.13 decrements the axis here (its result cannot be
 			// dequantized); the channel axis really stays where it was.
-			c.Out.Axis = x.qp.Axis
+			out.Axis = x.qp.Axis
 		}
-		want := c.Out.full(t)
+		want := out.full(t)
 		if !Equal(y, want) {
 			t.Errorf("view %d %s%v: got %v %v %v, PyTorch %v %v %v", i, c.Op, a, y.Shape(), y.qp, y.Ints(), want.Shape(), want.qp, want.Ints())
 		}
@@ -295,5 +336,62 @@ func TestShapeEdgeCases(t *testing.T) {
 	tr, err := x.Transpose(0, 1)
 	if err != nil || !slices.Equal(tr.Ints(), []int64{-7, -4, -6, -3, -5, -2}) {
 		t.Fatalf("transpose: %v %v", tr.Ints(), err)
+	}
+}
+
+func TestSplitFamily(t *testing.T) {
+	pt := seqQ(t, "quint8", 2, 5)
+	errs := []struct {
+		name string
+		f    func() error
+	}{
+		{"split 0", func() error { _, err := pt.Split(0, 1); return err }},
+		{"split negative", func() error { _, err := pt.Split(-2, 1); return err }},
+		{"split dim", func() error { _, err := pt.Split(2, 2); return err }},
+		{"chunk 0", func() error { _, err := pt.Chunk(0, 1); return err }},
+		{"unbind dim", func() error { _, err := pt.Unbind(-3); return err }},
+		{"t rank 3", func() error { _, err := seqQ(t, "quint8", 2, 2, 2).T(); return err }},
+		{"t per-channel", func() error { _, err := pcQ(t, 0, 2, 3).T(); return err }},
+		{"repeat rank", func() error { _, err := pt.Repeat(2); return err }},
+		{"repeat negative", func() error { _, err := pt.Repeat(1, -1); return err }},
+		{"repeat per-channel", func() error { _, err := pcQ(t, 0, 2, 3).Repeat(1, 1); return err }},
+		{"mask dtype", func() error { _, err := pt.MaskedFill(denseF32([]int{5}, make([]float32, 5)), 1); return err }},
+		{"mask shape", func() error { _, err := pt.MaskedFill(denseWithShape([]int{3}, make([]bool, 3)), 1); return err }},
+		{"mask broadcasts the tensor", func() error {
+			_, err := pt.MaskedFill(denseWithShape([]int{3, 2, 5}, make([]bool, 30)), 1)
+			return err
+		}},
+		{"mask NaN", func() error {
+			_, err := pt.MaskedFill(denseWithShape([]int{5}, make([]bool, 5)), float32(math.NaN()))
+			return err
+		}},
+	}
+	for _, c := range errs {
+		before := pt.Ints()
+		if err := c.f(); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+		if !slices.Equal(before, pt.Ints()) {
+			t.Errorf("%s: input modified", c.name)
+		}
+	}
+	empty := seqQ(t, "quint8", 2, 0)
+	ch, err := empty.Chunk(3, 1)
+	if err != nil || len(ch) != 3 || ch[2].Size() != 0 {
+		t.Fatalf("chunk of an empty dimension: %v %v", ch, err)
+	}
+	sp, err := empty.Split(0, 1)
+	if err != nil || len(sp) != 1 {
+		t.Fatalf("split of an empty dimension by 0: %v %v", sp, err)
+	}
+	// Per-channel masked_fill quantizes v per channel (PyTorch rejects it).
+	pc := pcQ(t, 1, 1, 3)
+	mf, err := pc.MaskedFill(denseWithShape([]int{3}, []bool{true, false, true}), 1)
+	if err != nil || !slices.Equal(mf.Ints(), []int64{3, -99, 2}) {
+		t.Fatalf("per-channel masked_fill: %v %v", mf.Ints(), err)
+	}
+	r, err := pt.Repeat(0, 2)
+	if err != nil || !sameShape(r.Shape(), []int{0, 10}) {
+		t.Fatalf("repeat 0: %v", err)
 	}
 }

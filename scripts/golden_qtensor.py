@@ -241,8 +241,22 @@ calls = [
     (pc, "unsqueeze", [0], lambda q: q.unsqueeze(0)),
     (pc, "unsqueeze", [2], lambda q: q.unsqueeze(2)),
 ]
+m23 = torch.tensor([[True, False, False, True, False]])
+calls += [
+    (pt2.reshape(3, 5), "t", [], lambda q: q.t()),
+    (pt, "split", [2, 1], lambda q: torch.split(q, 2, 1)),
+    (pt, "chunk", [3, -1], lambda q: torch.chunk(q, 3, -1)),
+    (pt, "chunk", [2, 0], lambda q: torch.chunk(q, 2, 0)),
+    (pt, "unbind", [1], lambda q: torch.unbind(q, 1)),
+    (pc, "unbind", [1], lambda q: torch.unbind(q, 1)),
+    (pc, "split", [3, 1], lambda q: torch.split(q, 3, 1)),
+    (pt2, "repeat", [[2, 1, 2, 3]], lambda q: q.repeat(2, 1, 2, 3)),
+    (pt, "masked_fill", [[[True, False, False, True, False]], 0.7], lambda q: q.masked_fill(m23, 0.7)),
+]
 for q, name, args, fn in calls:
-    views.append({"x": qfull(q), "op": name, "args": args, "out": qfull(fn(q))})
+    r = fn(q)
+    out_ = [qfull(p) for p in r] if isinstance(r, (tuple, list)) else qfull(r)
+    views.append({"x": qfull(q), "op": name, "args": args, "out": out_})
 pcs = pc_tensor([3, 1, 4], 2)
 views.append({"x": qfull(pcs), "op": "squeeze", "args": [], "out": qfull(pcs.squeeze())})
 out["views"] = views
