@@ -377,3 +377,75 @@ func ExampleSequential() {
 	// 5 Linear
 	// output (5, 3) learnables 6
 }
+
+// TestFunctionalMatchesModules checks Conv, ConvTranspose, LinearNode and
+// ForwardWeights against the modules' own Forward.
+func TestFunctionalMatchesModules(t *testing.T) {
+	conv, _ := NewConv2d(4, 6, []int{3, 2}, Stride(2, 1), Padding(1, 0), Dilation(1, 2), Groups(2), WithSeed(1))
+	ct, _ := NewConvTranspose2d(2, 4, []int{3}, Stride(2), Padding(1), OutputPadding(1), WithSeed(2))
+	lin, _ := NewLinear(5, 3, WithSeed(3))
+	g := gorgonia.NewGraph()
+	mk := func(name string, shape ...int) *gorgonia.Node {
+		return gorgonia.NewTensor(g, tensor.Float32, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithInit(gorgonia.GlorotU(1)))
+	}
+	x1, x2, x3 := mk("x1", 2, 4, 7, 6), mk("x2", 1, 2, 3, 3), mk("x3", 4, 5)
+	var pairs [][2]*gorgonia.Node
+	pair := func(a, b *gorgonia.Node, err1, err2 error) {
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		pairs = append(pairs, [2]*gorgonia.Node{a, b})
+	}
+	w, _ := conv.Weight.Node(g)
+	b, _ := conv.Bias.Node(g)
+	a1, e1 := Call(conv, x1)
+	b1, e2 := Conv(x1, w, b, conv.Stride, conv.Padding, conv.Dilation, conv.Groups)
+	pair(a1, b1, e1, e2)
+	c1, e3 := conv.ForwardWeights(x1, w, b)
+	pair(a1, c1, e1, e3)
+	wt, _ := ct.Weight.Node(g)
+	bt, _ := ct.Bias.Node(g)
+	a2, e1 := Call(ct, x2)
+	b2, e2 := ConvTranspose(x2, wt, bt, ct.Stride, ct.Padding, ct.Dilation, ct.OutputPadding, 1)
+	pair(a2, b2, e1, e2)
+	wl, _ := lin.Weight.Node(g)
+	a3, e1 := Call(lin, x3)
+	b3, e2 := LinearNode(x3, wl, nil)
+	// Without the bias: compare a3 − bias later.
+	pair(a3, b3, e1, e2)
+	vals := make([][2]gorgonia.Value, len(pairs))
+	for i, p := range pairs {
+		gorgonia.Read(p[0], &vals[i][0])
+		gorgonia.Read(p[1], &vals[i][1])
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		got, want := v[1].(*tensor.Dense).Float32s(), v[0].(*tensor.Dense).Float32s()
+		for j := range want {
+			ref := want[j]
+			if i == len(vals)-1 {
+				ref -= lin.Bias.Data.Float32s()[j%3]
+			}
+			if math32Abs(got[j]-ref) > 1e-5 {
+				t.Fatalf("pair %d element %d: %v vs %v", i, j, got[j], ref)
+			}
+		}
+	}
+	if _, err := Conv(x1, w, b, []int{1}, []int{0, 0}, []int{1, 1}, 2); err == nil {
+		t.Error("Conv with a 1-value stride for 2 axes accepted")
+	}
+	if _, err := conv.ForwardWeights(x1, wl, nil); err == nil {
+		t.Error("ForwardWeights with a rank-2 weight accepted")
+	}
+}
+
+func math32Abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

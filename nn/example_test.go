@@ -1,0 +1,75 @@
+package nn_test
+
+import (
+	"fmt"
+
+	"github.com/qgorgonia/qgorgonia/nn"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Residual is a user-defined composite module: y = relu(body(x) + x).
+// Its children live in the embedded Base and are looked up at Forward
+// time, so nn.Set can replace them; the FloatFunctional is a child too, so
+// eager quantization can observe the addition.
+type Residual struct {
+	nn.Base
+	nn.Stateless
+}
+
+func NewResidual(ch int) (*Residual, error) {
+	conv, err := nn.NewConv2d(ch, ch, []int{3}, nn.Padding(1), nn.WithSeed(3))
+	if err != nil {
+		return nil, err
+	}
+	r := &Residual{}
+	for _, c := range []struct {
+		name string
+		m    nn.Module
+	}{{"conv", conv}, {"skip_add", nn.NewFloatFunctional()}} {
+		if err := r.AddModule(c.name, c.m); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *Residual) TypeName() string { return "Residual" }
+
+func (r *Residual) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	y, err := nn.Call(r.Child("conv"), x)
+	if err != nil {
+		return nil, err
+	}
+	return r.Child("skip_add").(*nn.FloatFunctional).AddReLU(y, x)
+}
+
+func (r *Residual) Clone() nn.Module { return &Residual{Base: r.CloneBase()} }
+
+func Example_customModule() {
+	block, err := NewResidual(2)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(nn.StateDictKeys(block))
+	// Swap the convolution for an Identity by path, as fusion would.
+	if err := nn.Set(block, "conv", nn.NewIdentity()); err != nil {
+		panic(err)
+	}
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(1, 2, 1, 2), gorgonia.WithName("x"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(1, 2, 1, 2), tensor.WithBacking([]float32{1, -2, 3, -4}))))
+	y, err := nn.Call(block, x)
+	if err != nil {
+		panic(err)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		panic(err)
+	}
+	fmt.Println(y.Value().Data())
+	// Output:
+	// [conv.weight conv.bias]
+	// [2 0 6 0]
+}
