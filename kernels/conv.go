@@ -115,21 +115,23 @@ func transposeBytes(dst, src []uint8, rows, cols, c0, c1 int) {
 // transpose8x8 transposes the 8×8 byte matrix whose row k is m[k] (byte j
 // of row k at bits 8j) by swapping 4×4, then 2×2, then 1×1 blocks.
 func transpose8x8(m *[8]uint64) {
-	for i := 0; i < 4; i++ {
-		a, b := m[i], m[i+4]
-		m[i] = a&0x00000000FFFFFFFF | b<<32
-		m[i+4] = a>>32 | b&0xFFFFFFFF00000000
-	}
-	for _, i := range [4]int{0, 1, 4, 5} {
-		a, b := m[i], m[i+2]
-		m[i] = a&0x0000FFFF0000FFFF | (b&0x0000FFFF0000FFFF)<<16
-		m[i+2] = (a>>16)&0x0000FFFF0000FFFF | b&0xFFFF0000FFFF0000
-	}
-	for _, i := range [4]int{0, 2, 4, 6} {
-		a, b := m[i], m[i+1]
-		m[i] = a&0x00FF00FF00FF00FF | (b&0x00FF00FF00FF00FF)<<8
-		m[i+1] = (a>>8)&0x00FF00FF00FF00FF | b&0xFF00FF00FF00FF00
-	}
+	m0, m1, m2, m3, m4, m5, m6, m7 := m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
+	const lo4, hi4 = 0x00000000FFFFFFFF, 0xFFFFFFFF00000000
+	m0, m4 = m0&lo4|m4<<32, m0>>32|m4&hi4
+	m1, m5 = m1&lo4|m5<<32, m1>>32|m5&hi4
+	m2, m6 = m2&lo4|m6<<32, m2>>32|m6&hi4
+	m3, m7 = m3&lo4|m7<<32, m3>>32|m7&hi4
+	const lo2, hi2 = 0x0000FFFF0000FFFF, 0xFFFF0000FFFF0000
+	m0, m2 = m0&lo2|(m2&lo2)<<16, (m0>>16)&lo2|m2&hi2
+	m1, m3 = m1&lo2|(m3&lo2)<<16, (m1>>16)&lo2|m3&hi2
+	m4, m6 = m4&lo2|(m6&lo2)<<16, (m4>>16)&lo2|m6&hi2
+	m5, m7 = m5&lo2|(m7&lo2)<<16, (m5>>16)&lo2|m7&hi2
+	const lo1, hi1 = 0x00FF00FF00FF00FF, 0xFF00FF00FF00FF00
+	m0, m1 = m0&lo1|(m1&lo1)<<8, (m0>>8)&lo1|m1&hi1
+	m2, m3 = m2&lo1|(m3&lo1)<<8, (m2>>8)&lo1|m3&hi1
+	m4, m5 = m4&lo1|(m5&lo1)<<8, (m4>>8)&lo1|m5&hi1
+	m6, m7 = m6&lo1|(m7&lo1)<<8, (m6>>8)&lo1|m7&hi1
+	m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7] = m0, m1, m2, m3, m4, m5, m6, m7
 }
 
 // NHWCToNCHW is the inverse of NCHWToNHWC:
@@ -189,54 +191,33 @@ func Im2ColNHWC(g *ConvGeom, n int, x []uint8, xZP uint8, col []uint8) {
 	Im2ColNHWCRows(g, n, x, xZP, 0, n*g.OutSpatial(), col)
 }
 
-// Im2ColNHWCRows is Im2ColNHWC restricted to rows [r0, r1) of the matrix;
-// col holds the whole matrix (rows outside the range are not touched).
+// Im2ColNHWCRows writes rows [r0, r1) of the matrix of Im2ColNHWC into col,
+// row r at col[(r−r0)·Groups·KGroup():], so that callers can build the
+// matrix in cache-sized blocks.
 func Im2ColNHWCRows(g *ConvGeom, n int, x []uint8, xZP uint8, r0, r1 int, col []uint8) {
 	g.checkForward()
 	cg, kg := g.Cg(), g.KGroup()
 	row := g.Groups * kg
 	inImg := g.InSpatial() * g.C
 	os := g.OutSpatial()
-	if len(x) < n*inImg || len(col) < r1*row || r0 < 0 || r0 > r1 || r1 > n*os {
+	if len(x) < n*inImg || len(col) < (r1-r0)*row || r0 < 0 || r0 > r1 || r1 > n*os {
 		panic("kernels: Im2ColNHWC: slice too short or bad rows")
+	}
+	if g.Groups == 1 && g.DW == 1 {
+		im2colContig(g, x[:n*inImg], xZP, r0, r1, col[:(r1-r0)*row])
+		return
 	}
 	for r := r0; r < r1; r++ {
 		i, pos := r/os, r%os
 		od, oh, ow := pos/(g.OH*g.OW), pos/g.OW%g.OH, pos%g.OW
 		img := x[i*inImg : (i+1)*inImg]
-		dst := col[r*row : (r+1)*row]
+		dst := col[(r-r0)*row : (r-r0+1)*row]
 		t := 0
 		for kd := 0; kd < g.KD; kd++ {
 			id := od*g.SD - g.PD + kd*g.DD
 			for kh := 0; kh < g.KH; kh++ {
 				ih := oh*g.SH - g.PH + kh*g.DH
 				inRow := id >= 0 && id < g.D && ih >= 0 && ih < g.H
-				if g.Groups == 1 && g.DW == 1 {
-					// The KW taps of a row are contiguous in NHWC: one fill
-					// for the left padding, one copy, one fill for the right.
-					iw0 := ow*g.SW - g.PW
-					kw0, kw1 := 0, g.KW
-					if !inRow {
-						kw1 = 0
-					} else {
-						kw0 = min(max(-iw0, 0), g.KW)
-						kw1 = max(min(g.W-iw0, g.KW), kw0)
-					}
-					seg := dst[t*cg : (t+g.KW)*cg]
-					fill(seg[:kw0*cg], xZP)
-					if n := (kw1 - kw0) * cg; n > 16 {
-						copy(seg[kw0*cg:kw1*cg], img[((id*g.H+ih)*g.W+iw0+kw0)*g.C:])
-					} else if n > 0 {
-						src := img[((id*g.H+ih)*g.W+iw0+kw0)*g.C:]
-						src = src[:n]
-						for j, v := range src {
-							seg[kw0*cg+j] = v
-						}
-					}
-					fill(seg[kw1*cg:], xZP)
-					t += g.KW
-					continue
-				}
 				for kw := 0; kw < g.KW; kw++ {
 					iw := ow*g.SW - g.PW + kw*g.DW
 					if !inRow || iw < 0 || iw >= g.W {
@@ -256,9 +237,77 @@ func Im2ColNHWCRows(g *ConvGeom, n int, x []uint8, xZP uint8, r0, r1 int, col []
 	}
 }
 
+// im2colContig is Im2ColNHWCRows for one group and width dilation 1, where
+// the KW taps of a kernel row are KW·C contiguous input bytes. col holds
+// exactly rows [r0, r1). Runs of at most 16 bytes move as 8-byte words; a
+// word may spill past its run into bytes written later, never past col.
+func im2colContig(g *ConvGeom, x []uint8, xZP uint8, r0, r1 int, col []uint8) {
+	c := g.C
+	run := g.KW * c
+	inImg := g.InSpatial() * c
+	os := g.OutSpatial()
+	i, pos := r0/os, r0%os
+	od, oh, ow := pos/(g.OH*g.OW), pos/g.OW%g.OH, pos%g.OW
+	t := 0
+	for r := r0; r < r1; r++ {
+		img := x[i*inImg : (i+1)*inImg]
+		iw0 := ow*g.SW - g.PW
+		inW := iw0 >= 0 && iw0+g.KW <= g.W
+		for kd := 0; kd < g.KD; kd++ {
+			id := od*g.SD - g.PD + kd*g.DD
+			for kh := 0; kh < g.KH; kh++ {
+				ih := oh*g.SH - g.PH + kh*g.DH
+				inRow := id >= 0 && id < g.D && ih >= 0 && ih < g.H
+				switch {
+				case inRow && inW:
+					s := ((id*g.H+ih)*g.W + iw0) * c
+					switch {
+					case run <= 8 && t+8 <= len(col) && s+8 <= len(img):
+						binary.LittleEndian.PutUint64(col[t:], binary.LittleEndian.Uint64(img[s:]))
+					case run <= 16 && t+16 <= len(col) && s+16 <= len(img):
+						binary.LittleEndian.PutUint64(col[t:], binary.LittleEndian.Uint64(img[s:]))
+						binary.LittleEndian.PutUint64(col[t+8:], binary.LittleEndian.Uint64(img[s+8:]))
+					default:
+						copy(col[t:t+run], img[s:s+run])
+					}
+				case !inRow:
+					fill(col[t:t+run], xZP)
+				default:
+					kw0 := min(max(-iw0, 0), g.KW)
+					kw1 := max(min(g.W-iw0, g.KW), kw0)
+					seg := col[t : t+run]
+					fill(seg[:kw0*c], xZP)
+					if kw1 > kw0 {
+						copy(seg[kw0*c:kw1*c], img[((id*g.H+ih)*g.W+iw0+kw0)*c:])
+					}
+					fill(seg[kw1*c:], xZP)
+				}
+				t += run
+			}
+		}
+		if ow++; ow == g.OW {
+			ow = 0
+			if oh++; oh == g.OH {
+				oh = 0
+				if od++; od == g.OD {
+					od = 0
+					i++
+				}
+			}
+		}
+	}
+}
+
 func fill(b []uint8, v uint8) {
-	for i := range b {
-		b[i] = v
+	if len(b) <= 16 {
+		for i := range b {
+			b[i] = v
+		}
+		return
+	}
+	b[0] = v
+	for i := 1; i < len(b); i *= 2 {
+		copy(b[i:], b[:i])
 	}
 }
 
@@ -371,6 +420,10 @@ func padPlane(g *ConvGeom, x []uint8, xZP int32, padded []int32, pd, ph, pw int)
 // weights wv, to one output plane acc.
 func directPlane(g *ConvGeom, padded []int32, ph, pw int, wv []int32, acc []int32) {
 	ow := g.OW
+	if g.KD == 1 && g.KH == 3 && g.KW == 3 && g.SW == 1 {
+		direct3x3(g, padded, pw, wv, acc)
+		return
+	}
 	for od := 0; od < g.OD; od++ {
 		for oh := 0; oh < g.OH; oh++ {
 			dst := acc[(od*g.OH+oh)*ow : (od*g.OH+oh+1)*ow]
@@ -413,6 +466,26 @@ func directPlane(g *ConvGeom, padded []int32, ph, pw int, wv []int32, acc []int3
 					}
 				}
 			}
+		}
+	}
+}
+
+// direct3x3 is directPlane for a 2-D 3×3 kernel with width stride 1: each
+// output element takes its nine taps in one pass.
+func direct3x3(g *ConvGeom, padded []int32, pw int, wv []int32, acc []int32) {
+	ow := g.OW
+	w0, w1, w2, w3, w4, w5, w6, w7, w8 := wv[0], wv[1], wv[2], wv[3], wv[4], wv[5], wv[6], wv[7], wv[8]
+	dw := g.DW
+	for oh := 0; oh < g.OH; oh++ {
+		dst := acc[oh*ow : (oh+1)*ow]
+		q0 := padded[(oh*g.SH)*pw:]
+		q1 := padded[(oh*g.SH+g.DH)*pw:]
+		q2 := padded[(oh*g.SH+2*g.DH)*pw:]
+		a0, a1, a2 := q0[:len(dst)], q0[dw:dw+len(dst)], q0[2*dw:2*dw+len(dst)]
+		b0, b1, b2 := q1[:len(dst)], q1[dw:dw+len(dst)], q1[2*dw:2*dw+len(dst)]
+		c0, c1, c2 := q2[:len(dst)], q2[dw:dw+len(dst)], q2[2*dw:2*dw+len(dst)]
+		for j := range dst {
+			dst[j] += a0[j]*w0 + a1[j]*w1 + a2[j]*w2 + b0[j]*w3 + b1[j]*w4 + b2[j]*w5 + c0[j]*w6 + c1[j]*w7 + c2[j]*w8
 		}
 	}
 }

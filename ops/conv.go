@@ -336,7 +336,12 @@ func outShape(n, c int, out [3]int, dims int) []int {
 	return append(s, out[3-dims:]...)
 }
 
-// im2colBudget bounds the bytes of one im2col chunk.
+// im2colBlock is the size in bytes of one block of the im2col matrix
+// (about half a typical L2 cache); a variable so tests can shrink it.
+var im2colBlock = 1 << 17
+
+// im2colBudget bounds the int32 GEMM results a transposed convolution
+// holds at once.
 const im2colBudget = 1 << 22
 
 func conv(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint int64, relu bool) (*qtensor.QTensor, error) {
@@ -407,21 +412,24 @@ func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32,
 	if pointwise {
 		kernels.GemmU8S8Requant(n*os, xn, g.C, zx, p.gemm[0], p.gemmZP[0], rqs[0], yn, g.O)
 	} else {
+		// im2col and GEMM run block by block, so each block of the im2col
+		// matrix is still in cache when the GEMM reads it; the blocks are
+		// shared out among kernels.Threads() workers.
 		row := g.Groups * kg
-		nb := im2colBudget / max(os*row, 1)
-		nb = min(max(nb, 1), n)
-		col := getBytes(nb * os * row)
-		defer putBytes(col)
-		for i0 := 0; i0 < n; i0 += nb {
-			cnt := min(nb, n-i0)
-			xi := xn[i0*is*g.C:]
-			parallelRange(cnt*os, max(1, parallelGrain/max(row, 1)), func(lo, hi int) {
-				kernels.Im2ColNHWCRows(g, cnt, xi, uint8(zx), lo, hi, col)
-			})
-			for gr := 0; gr < g.Groups; gr++ {
-				kernels.GemmU8S8Requant(cnt*os, col[gr*kg:], row, zx, p.gemm[gr], p.gemmZP[gr], rqs[gr], yn[i0*os*g.O+gr*og:], g.O)
+		rows := n * os
+		block := max(im2colBlock/max(row, 1), 16)
+		blocks := (rows + block - 1) / block
+		parallelRange(blocks, 1, func(b0, b1 int) {
+			col := getBytes(block * row)
+			defer putBytes(col)
+			for b := b0; b < b1; b++ {
+				r0, r1 := b*block, min((b+1)*block, rows)
+				kernels.Im2ColNHWCRows(g, n, xn, uint8(zx), r0, r1, col)
+				for gr := 0; gr < g.Groups; gr++ {
+					kernels.GemmU8S8Requant(r1-r0, col[gr*kg:], row, zx, p.gemm[gr], p.gemmZP[gr], rqs[gr], yn[r0*g.O+gr*og:], g.O)
+				}
 			}
-		}
+		})
 	}
 	parallelRange(os, max(1, parallelGrain/max(n*g.O, 1)), func(lo, hi int) {
 		kernels.NHWCToNCHWRange(out, yn, n, g.O, os, lo, hi)

@@ -262,9 +262,16 @@ func TestConvPathsBitIdentical(t *testing.T) {
 			in[3-sp.dims+j], out[3-sp.dims+j] = sp.in[j], gs[2+j]
 		}
 		g := p.geom(in[0], in[1], in[2], out[0], out[1], out[2])
-		for _, path := range []convPath{pathIm2col, pathDirect} {
+		for _, path := range []convPath{pathIm2col, pathDirect, pathIm2col + 100} {
 			buf := make([]uint8, got.Size())
-			convForward(g, p, sp.n, x.Dense().Uint8s(), int32(xqp.ZeroPoint()), rq, buf, path)
+			if path == pathIm2col+100 { // im2col in blocks of 16 rows, split among workers
+				saved := im2colBlock
+				im2colBlock = 1
+				convForward(g, p, sp.n, x.Dense().Uint8s(), int32(xqp.ZeroPoint()), rq, buf, pathIm2col)
+				im2colBlock = saved
+			} else {
+				convForward(g, p, sp.n, x.Dense().Uint8s(), int32(xqp.ZeroPoint()), rq, buf, path)
+			}
 			for j, v := range got.Ints() {
 				if int64(buf[j]) != v {
 					t.Fatalf("spec %d path %d: element %d = %d, auto path gave %d", i, path, j, buf[j], v)
