@@ -177,7 +177,19 @@ func FuzzShapeOps(f *testing.F) {
 		A, B, C, E := int(a), int(b), int(c), int(e)
 		var y *QTensor
 		var idx *tensor.Dense
-		switch op % 16 {
+		var pieces []*QTensor
+		switch op % 20 {
+		case 16:
+			pieces, err = x.Split(A, B)
+		case 17:
+			pieces, err = x.Chunk(A, B)
+		case 18:
+			pieces, err = x.Unbind(A)
+		case 19:
+			if absInt(A*B*C*E) > 1<<12 {
+				return
+			}
+			y, err = x.Repeat(A, B, C, E)
 		case 0:
 			y, err = x.Reshape(A, B)
 		case 1:
@@ -217,17 +229,28 @@ func FuzzShapeOps(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if pieces != nil {
+			for _, p := range pieces {
+				if err := p.QParams().ValidateFor(p.Shape()); err != nil {
+					t.Fatalf("op %d: invalid qparams: %v", op%20, err)
+				}
+			}
+			return
+		}
+		if y == nil {
+			return
+		}
 		if y.Size() != numel(y.Shape()) || y.Dense().Shape().TotalSize() != y.Size() {
-			t.Fatalf("op %d: inconsistent size", op%16)
+			t.Fatalf("op %d: inconsistent size", op%20)
 		}
 		if err := y.QParams().ValidateFor(y.Shape()); err != nil {
-			t.Fatalf("op %d: invalid qparams: %v", op%16, err)
+			t.Fatalf("op %d: invalid qparams: %v", op%20, err)
 		}
 		if idx != nil && idx.Shape().TotalSize() != y.Size() {
-			t.Fatalf("op %d: %d indices for %d values", op%16, idx.Shape().TotalSize(), y.Size())
+			t.Fatalf("op %d: %d indices for %d values", op%20, idx.Shape().TotalSize(), y.Size())
 		}
 		if _, err := y.Dequantize(); err != nil {
-			t.Fatalf("op %d: %v", op%16, err)
+			t.Fatalf("op %d: %v", op%20, err)
 		}
 	})
 }

@@ -6,11 +6,12 @@
 //
 // A QTensor's Dense is always contiguous and row-major and is owned by the
 // QTensor. View-like methods (Reshape/View, Flatten, Select, Slice, Narrow,
-// Expand, AsStrided, Squeeze, Unsqueeze, Transpose, Permute, IndexSelect)
-// therefore return QTensors over new storage, where PyTorch returns views
-// sharing it; none of them shares storage with its receiver. Only the
-// in-place methods CopyFrom, CopyFromDense, Fill and Resize (PyTorch's
-// copy_, fill_ and resize_) modify a QTensor.
+// Expand, AsStrided, Squeeze, Unsqueeze, Transpose, T, Permute, Split,
+// Chunk, Unbind, IndexSelect, Repeat, MaskedFill) therefore return
+// QTensors over new storage, where PyTorch returns views sharing it; none
+// of them shares storage with its receiver. Only the in-place methods
+// CopyFrom, CopyFromDense, Fill and Resize (PyTorch's copy_, fill_ and
+// resize_) modify a QTensor.
 //
 // The method set follows PyTorch 1.13 on quantized tensors:
 //   - construction and conversion: Quantize, QuantizePerTensor,
