@@ -2,21 +2,28 @@ package ops
 
 // Layout. Tensors enter and leave in PyTorch's channel-major layout (NCL,
 // NCHW, NCDHW). Inside, a convolution takes one of two paths, both exact
-// and bit-identical to each other:
+// and bit-identical to each other and for every thread count:
 //
 //   - im2col + GEMM in channel-minor layout (NHWC): the input is transposed
-//     to NHWC once (one pass over the input), im2col copies runs of Cg
-//     contiguous channels per tap, the u8×s8 GEMM writes requantized rows of
-//     O output channels, and the result is transposed back to NCHW (one pass
-//     over the output). NHWC is chosen because the GEMM's output rows are
-//     then exactly the NHWC output pixels, im2col moves whole channel runs
-//     instead of single bytes, and a 1×1 stride-1 convolution needs no
-//     im2col at all: the NHWC input is already the GEMM operand.
-//   - a direct kernel in NCHW (kernels.ConvDirectNCHW) when each group has
-//     one input channel (depthwise convolutions, C = 1 inputs): there the
-//     GEMM's reduction is only KH·KW long, and walking whole output rows per
-//     tap in NCHW is faster than building the im2col matrix; it needs no
-//     transposes.
+//     to NHWC once (8×8 byte blocks through registers), im2col copies each
+//     kernel row's KW·C contiguous bytes in one move, the u8×s8 GEMM writes
+//     requantized rows of O output channels, and the result is transposed
+//     back to NCHW. NHWC is chosen because the GEMM's output rows are then
+//     exactly the NHWC output pixels, im2col moves whole channel runs instead
+//     of single bytes, and a 1×1 stride-1 convolution needs no im2col at all:
+//     the NHWC input is already the GEMM operand. im2col and GEMM run block
+//     by block (128 KiB of im2col matrix per block), so the GEMM reads each
+//     block from cache, and the blocks are shared out among
+//     kernels.Threads() goroutines.
+//   - a direct kernel in NCHW (kernels.ConvDirectNCHW) for depthwise
+//     convolutions (one input channel and at most two output channels per
+//     group): each input plane is widened once into a zero-padded int32
+//     plane and whole output rows accumulate per tap (3×3 kernels in one
+//     pass), with no transposes. There the GEMM's N would be 1 or 2, which
+//     wastes its vector width: the direct kernel is about 10× faster. A
+//     single input channel with many output channels (C = 1, K = 16) stays
+//     on the GEMM path, which measured about 3× faster than the direct
+//     kernel there.
 //
 // Transposed convolutions run a GEMM per group on the NHWC input (K = Cg)
 // and scatter the int32 products into the output accumulators (col2im)
@@ -384,9 +391,8 @@ const (
 )
 
 // directMaxOg is the largest number of output channels per group for which
-// the direct kernel beats im2col + GEMM with one input channel per group
-// (measured with BenchmarkConv2d: depthwise wins by about 10×; a C = 1
-// input with 16 output channels loses by about 3× to the GEMM).
+// the direct kernel is used with one input channel per group (see the
+// layout notes above; kernels.BenchmarkConvDirectVsIm2col compares them).
 const directMaxOg = 2
 
 // convForward runs a validated convolution of n NCDHW images into NCDHW out.

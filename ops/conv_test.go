@@ -417,3 +417,27 @@ func BenchmarkConv2d(b *testing.B) {
 		})
 	}
 }
+
+// TestConvThreadCountInvariant runs every spec with 1, 2 and 3 worker
+// goroutines (kernels.SetThreads) and a tiny im2col block, and requires
+// identical bytes.
+func TestConvThreadCountInvariant(t *testing.T) {
+	defer kernels.SetThreads(kernels.SetThreads(0))
+	savedBlock := im2colBlock
+	defer func() { im2colBlock = savedBlock }()
+	im2colBlock = 1
+	for i, sp := range h5ConvSpecs() {
+		var first []int64
+		for _, th := range []int{1, 2, 3} {
+			kernels.SetThreads(th)
+			got, _, _, _, _ := h5ConvRun(t, rand.New(rand.NewSource(int64(100+i))), sp)
+			if th == 1 {
+				first = got.Ints()
+				continue
+			}
+			if fmt.Sprint(got.Ints()) != fmt.Sprint(first) {
+				t.Fatalf("spec %d: %d threads differ from 1 thread", i, th)
+			}
+		}
+	}
+}
