@@ -345,7 +345,7 @@ func toChannelsFirst(y *gorgonia.Node, N, L, C int, out []int) (*gorgonia.Node, 
 		return nil, err
 	}
 	if L > 1 {
-		if y, err = gorgonia.Transpose(y, 0, 2, 1); err != nil {
+		if y, err = swapLast(y); err != nil {
 			return nil, err
 		}
 	}
@@ -387,7 +387,7 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 		return nil, err
 	}
 	if Lin > 1 {
-		if xr, err = gorgonia.Transpose(xr, 0, 2, 1); err != nil {
+		if xr, err = swapLast(xr); err != nil {
 			return nil, err
 		}
 	}

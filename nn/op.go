@@ -225,7 +225,14 @@ func transpose2d(w *gorgonia.Node) (*gorgonia.Node, error) {
 	if s[0] == 1 || s[1] == 1 {
 		return gorgonia.Reshape(w, tensor.Shape{s[1], s[0]})
 	}
-	return gorgonia.Transpose(w)
+	w3, err := gorgonia.Reshape(w, tensor.Shape{1, s[0], s[1]})
+	if err != nil {
+		return nil, err
+	}
+	if w3, err = swapLast(w3); err != nil {
+		return nil, err
+	}
+	return gorgonia.Reshape(w3, tensor.Shape{s[1], s[0]})
 }
 
 // sameShape compares shapes strictly (tensor.Shape.Eq equates (n) and (1, n)).
