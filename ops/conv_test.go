@@ -399,6 +399,25 @@ func BenchmarkConv2d(b *testing.B) {
 			}
 			b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 		})
+		if s.c/s.group == 1 {
+			// Both exact paths on the one-input-channel workloads, which
+			// the layout notes in conv.go choose between.
+			xq := x.QParams()
+			rq, _, _ := requantFor("bench", xq.Scale(), p.scales, p.bias, 0.05, 128, false)
+			g := p.geom(1, s.h, s.w, 1, oh, oh)
+			out := make([]uint8, s.n*s.o*oh*oh)
+			for _, path := range []struct {
+				name string
+				path convPath
+			}{{"direct", pathDirect}, {"im2col", pathIm2col}} {
+				b.Run("size="+s.name+"/impl=path_"+path.name, func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						convForward(g, p, s.n, x.Dense().Uint8s(), int32(xq.ZeroPoint()), rq, out, path.path)
+					}
+					b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+				})
+			}
+		}
 		if s.group != 1 {
 			continue
 		}
