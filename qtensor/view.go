@@ -15,7 +15,7 @@ import (
 // Quantization parameters follow PyTorch 1.13:
 //   - per-tensor parameters are kept as they are;
 //   - per-channel parameters follow the channel axis (Unsqueeze, Squeeze and
-//     Select shift it); selecting or slicing along the axis keeps the chosen
+//     Select shift it; squeezing the axis itself is an error); selecting or slicing along the axis keeps the chosen
 //     channels' parameters, and a result left with exactly one channel
 //     becomes per-tensor with that channel's scale and zero point (PyTorch's
 //     create_subtensor_quantizer). Float-zero-point (per_channel_affine_float_qparams)
