@@ -227,7 +227,61 @@ add("lstm_eval_dropout", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "dropout": 
 add("lstmcell_unbatched", "LSTMCell", {"in": 3, "hidden": 2}, nn.LSTMCell(3, 2), [x(3), x(2), x(2)], forward=lstmcell_fwd)
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
+# Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
+# gradients of the float inputs and of every parameter.
+grad_cases = []
+
+
+def addgrad(name, typ, args, m, inputs, train=False, forward=None):
+    m.train(train)
+    sd = {k: T(v) for k, v in m.state_dict().items()}
+    ins = [t.clone().requires_grad_(t.dtype == torch.float32) for t in inputs]
+    outs = m(*ins) if forward is None else forward(m, *ins)
+    if not isinstance(outs, (tuple, list)):
+        outs = [outs]
+    flat = []
+    for o in outs:
+        flat.extend(o if isinstance(o, (tuple, list)) else [o])
+    rs = [torch.randn_like(o) for o in flat]
+    loss = sum((o * r).sum() for o, r in zip(flat, rs))
+    loss.backward()
+    grad_cases.append({
+        "name": name, "type": typ, "args": args, "train": train, "state": sd,
+        "inputs": [T(t) for t in inputs], "outputs": [T(o) for o in flat], "r": [T(r) for r in rs],
+        "input_grads": [T(t.grad) if t.grad is not None else None for t in ins],
+        "param_grads": {k: T(p.grad) for k, p in m.named_parameters() if p.grad is not None},
+    })
+
+
+addgrad("conv2d_groups", "Conv2d",
+        {"in": 4, "out": 6, "kernel": [3, 2], "stride": [2, 1], "padding": [1, 0], "dilation": [1, 2], "groups": 2},
+        randomize(nn.Conv2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)), [x(2, 4, 7, 6)])
+addgrad("conv_transpose2d", "ConvTranspose2d",
+        {"in": 4, "out": 6, "kernel": [3], "stride": [2], "padding": [1], "output_padding": [1], "groups": 2},
+        randomize(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)), [x(2, 4, 3, 3)])
+addgrad("batchnorm2d_train", "BatchNorm2d", {"features": 3}, randomize(nn.BatchNorm2d(3)), [x(4, 3, 3, 3)], train=True)
+addgrad("batchnorm1d_eval", "BatchNorm1d", {"features": 4}, randomize(nn.BatchNorm1d(4)), [x(3, 4)])
+addgrad("layernorm", "LayerNorm", {"shape": [2, 3]}, randomize(nn.LayerNorm([2, 3])), [x(4, 2, 3)])
+addgrad("groupnorm", "GroupNorm", {"groups": 2, "channels": 4}, randomize(nn.GroupNorm(2, 4)), [x(2, 4, 5)])
+addgrad("maxpool2d", "MaxPool2d", {"kernel": [3], "stride": [2], "padding": [1], "ceil": True},
+        nn.MaxPool2d(3, 2, 1, ceil_mode=True), [x(2, 2, 6, 7)])
+addgrad("avgpool2d", "AvgPool2d", {"kernel": [3], "stride": [2], "padding": [1], "ceil": True, "count_include_pad": False},
+        nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), [x(1, 2, 6, 7)])
+addgrad("adaptive_avgpool2d", "AdaptiveAvgPool2d", {"out": [2, 3]}, nn.AdaptiveAvgPool2d((2, 3)), [x(1, 2, 5, 7)])
+addgrad("upsample_bilinear", "Upsample", {"scale": [1.7], "mode": "bilinear"}, nn.Upsample(scale_factor=1.7, mode="bilinear"),
+        [x(1, 2, 3, 4)])
+addgrad("hardswish", "Hardswish", {}, nn.Hardswish(), [x(3, 8) * 3])
+addgrad("elu", "ELU", {"alpha": 0.7}, nn.ELU(0.7), [x(3, 8)])
+addgrad("embedding", "Embedding", {"num": 6, "dim": 3, "padding_idx": 0}, randomize(nn.Embedding(6, 3, padding_idx=0)),
+        [torch.tensor([[0, 1, 1], [5, 0, 2]])])
+addgrad("lstm_2layer_bidir", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "bidirectional": True}, nn.LSTM(3, 4, 2, bidirectional=True),
+        [x(5, 2, 3), x(4, 2, 4), x(4, 2, 4)], forward=lstm_fwd)
+addgrad("gru", "GRU", {"in": 3, "hidden": 4, "layers": 2}, nn.GRU(3, 4, 2), [x(4, 2, 3), x(2, 2, 4)], forward=gru_fwd)
+addgrad("linear", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(2, 4, 5)])
+
 os.makedirs("nn/testdata", exist_ok=True)
 with open("nn/testdata/golden.json", "w") as f:
     json.dump({"torch": torch.__version__, "cases": cases}, f)
-print(len(cases), "cases written to nn/testdata/golden.json")
+with open("nn/testdata/golden_grad.json", "w") as f:
+    json.dump({"torch": torch.__version__, "cases": grad_cases}, f)
+print(len(cases), "forward cases and", len(grad_cases), "gradient cases written to nn/testdata")
