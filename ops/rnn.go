@@ -119,8 +119,13 @@ func PrepackRNNCell(wIH, wHH *qtensor.QTensor, bIH, bHH *tensor.Dense) (*RNNCell
 // QuantizeRNNCell quantizes float32 cell weights with QuantizeDynamicWeight
 // (scheme PerTensorSymmetric or PerChannelSymmetric) and packs them with
 // their float32 biases: what quantize_dynamic does to one cell or one
-// layer and direction of an LSTM.
+// layer and direction of an LSTM. Like PyTorch's dynamic RNN modules
+// (whose from_float asserts bias=True) it requires both biases; use
+// PrepackRNNCell for cells without bias.
 func QuantizeRNNCell(wIH, wHH, bIH, bHH *tensor.Dense, scheme qdtype.QScheme) (*RNNCellParams, error) {
+	if bIH == nil || bHH == nil {
+		return nil, fmt.Errorf("ops: quantize_rnn_cell: dynamic quantization needs both biases (PyTorch rejects bias=False)")
+	}
 	qi, err := QuantizeDynamicWeight(wIH, scheme)
 	if err != nil {
 		return nil, err

@@ -236,7 +236,7 @@ func TestRNNErrors(t *testing.T) {
 		{"layer input", "layer 1 takes 3 inputs", func() error { _, e := NewLSTMParams([]*RNNCellParams{lp, lp}, 2, false, false); return e }},
 		{"not lstm", "not an LSTM cell", func() error { _, e := NewLSTMParams([]*RNNCellParams{gp}, 1, false, false); return e }},
 		{"shapes", "want (G·H, I) and (G·H, H)", func() error {
-			_, e := QuantizeRNNCell(h5RandFloat(r, []int{8, 3}, 1), h5RandFloat(r, []int{6, 2}, 1), nil, nil, qdtype.PerTensorSymmetric)
+			_, e := QuantizeRNNCell(h5RandFloat(r, []int{8, 3}, 1), h5RandFloat(r, []int{6, 2}, 1), h5RandBias(r, 8), h5RandBias(r, 6), qdtype.PerTensorSymmetric)
 			return e
 		}},
 		{"lstm input", "want 3-D with 3 features", func() error {
@@ -247,6 +247,10 @@ func TestRNNErrors(t *testing.T) {
 		{"lstm h0", "h0 has shape", func() error {
 			p, _ := NewLSTMParams([]*RNNCellParams{lp}, 1, false, false)
 			_, _, _, e := LSTM(h5RandFloat(r, []int{4, 2, 3}, 1), h5RandFloat(r, []int{2, 2, 2}, 1), nil, p)
+			return e
+		}},
+		{"no bias", "needs both biases", func() error {
+			_, e := QuantizeRNNCell(h5RandFloat(r, []int{8, 3}, 1), h5RandFloat(r, []int{8, 2}, 1), nil, nil, qdtype.PerTensorSymmetric)
 			return e
 		}},
 		{"scheme", "not supported", func() error { _, e := QuantizeDynamicWeight(x, qdtype.PerChannelAffineFloatQParams); return e }},
