@@ -17,6 +17,10 @@ import (
 // already there (K is processed in blocks).
 type dotFunc func(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
 
+// dotFunc16 is dotFunc on the int16-widened copy of the packed weights
+// (PackedWeights.wide16); bstride is still in bytes.
+type dotFunc16 func(k4 int, a *uint8, lda int, b *int16, bstride int, c *int32, ldc int, accum int)
+
 // gemmImpl is one kernel path of the u8×s8 GEMM.
 type gemmImpl struct {
 	name string
@@ -24,9 +28,10 @@ type gemmImpl struct {
 	// width cols (a multiple of 16, at most 64).
 	mrMax func(cols int) int
 	// dot fills the mr×cols raw tile c (row stride tileLd) from mr rows of
-	// A (stride lda, k4 whole quads) and one panel b (bstride bytes per
-	// quad), or adds to it when accum is set.
-	dot func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool)
+	// A (stride lda, k4 whole quads) and k4 quads of a panel of p of width
+	// cols, starting at element boff of the packed data (4·cols elements
+	// per quad), or adds to it when accum is set.
+	dot func(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool)
 	// epi applies the epilogue to one tile.
 	epi func(e *epiArgs)
 }

@@ -38,19 +38,28 @@ var avx512MR = [5]int{0, 12, 12, 8, 6}
 var avx512Impl = &gemmImpl{
 	name:  "avx512vnni",
 	mrMax: func(cols int) int { return avx512MR[cols/16] },
-	dot: func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
-		dotAVX512VNNI[cols/16][mr](k4, a, lda, b, bstride, c, tileLd*4, flag(accum))
+	dot: func(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool) {
+		dotAVX512VNNI[cols/16][mr](k4, a, lda, &p.data[boff], cols*4, c, tileLd*4, flag(accum))
 	},
 	epi: epiAVX512,
 }
 
-// dotYMM runs a 16-column ymm microkernel over each 16-column group of the panel.
-func dotYMM(tab [][]dotFunc) func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
-	return func(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
-		f := tab[2][mr]
-		for j := 0; j < cols; j += 16 {
-			f(k4, a, lda, addInt8(b, 4*j), bstride, addInt32(c, j), tileLd*4, flag(accum))
-		}
+// dotAVXVNNIPanel runs the 16-column AVX-VNNI microkernel over each
+// 16-column group of the panel.
+func dotAVXVNNIPanel(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool) {
+	f := dotAVXVNNI[2][mr]
+	for j := 0; j < cols; j += 16 {
+		f(k4, a, lda, &p.data[boff+4*j], cols*4, addInt32(c, j), tileLd*4, flag(accum))
+	}
+}
+
+// dotAVX2Panel runs the 16-column AVX2 microkernel, which reads the
+// int16-widened weights, over each 16-column group of the panel.
+func dotAVX2Panel(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool) {
+	f := dotAVX2[2][mr]
+	w := p.wide16()
+	for j := 0; j < cols; j += 16 {
+		f(k4, a, lda, &w[boff+4*j], cols*8, addInt32(c, j), tileLd*4, flag(accum))
 	}
 }
 
@@ -64,14 +73,14 @@ func flag(b bool) int {
 var avxvnniImpl = &gemmImpl{
 	name:  "avxvnni",
 	mrMax: func(int) int { return 6 },
-	dot:   dotYMM(dotAVXVNNI),
+	dot:   dotAVXVNNIPanel,
 	epi:   epiYMM,
 }
 
 var avx2Impl = &gemmImpl{
 	name:  "avx2",
-	mrMax: func(int) int { return 4 },
-	dot:   dotYMM(dotAVX2),
+	mrMax: func(int) int { return 3 },
+	dot:   dotAVX2Panel,
 	epi:   epiYMM,
 }
 
@@ -96,5 +105,4 @@ func epiAVX512(e *epiArgs)
 //
 //go:noescape
 func epiAVX2(e *epiArgs)
-func addInt8(p *int8, n int) *int8    { return (*int8)(unsafe.Add(unsafe.Pointer(p), n)) }
 func addInt32(p *int32, n int) *int32 { return (*int32)(unsafe.Add(unsafe.Pointer(p), 4*n)) }

@@ -32,6 +32,23 @@ type PackedWeights struct {
 	data   []int8  // panels, 64-byte aligned
 	rowSum []int32 // Σ_k w[j][k]
 	comp   atomic.Pointer[compTerms]
+	wide   atomic.Pointer[[]int16] // data widened to int16, built by the first AVX2 call
+}
+
+// wide16 returns the packed weights widened to int16 (same layout), which
+// the AVX2 kernels read; it is built once, on first use.
+func (p *PackedWeights) wide16() []int16 {
+	if w := p.wide.Load(); w != nil {
+		return *w
+	}
+	buf := make([]int16, len(p.data)+32)
+	off := int((64 - uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%64) % 64 / 2)
+	w := buf[off : off+len(p.data) : off+len(p.data)]
+	for i, v := range p.data {
+		w[i] = int16(v)
+	}
+	p.wide.CompareAndSwap(nil, &w)
+	return *p.wide.Load()
 }
 
 // PackWeights packs a row-major N×K int8 matrix. It panics if len(w) < n·k.

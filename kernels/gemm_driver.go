@@ -214,15 +214,15 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 			}
 			for kb := 0; kb < p.k4; kb += kcQuads {
 				kq := min(kcQuads, p.k4-kb)
-				b := &p.data[panel+kb*pw*4]
+				boff := panel + kb*pw*4
 				for i := mb; i < me; {
 					mr := min(mrMax, me-i)
 					c := &cbuf[(i-mb)*tileLd]
 					if i < g.tail0 {
 						mr = min(mr, g.tail0-i)
-						im.dot(mr, pw, kq, &g.a[i*g.lda+kb*4], g.lda, b, pw*4, c, kb > 0)
+						im.dot(mr, pw, kq, &g.a[i*g.lda+kb*4], g.lda, p, boff, c, kb > 0)
 					} else {
-						im.dot(mr, pw, kq, &g.tail[(i-g.tail0)*g.tlda+kb*4], g.tlda, b, pw*4, c, kb > 0)
+						im.dot(mr, pw, kq, &g.tail[(i-g.tail0)*g.tlda+kb*4], g.tlda, p, boff, c, kb > 0)
 					}
 					i += mr
 				}

@@ -11,14 +11,16 @@ var genericImpl = &gemmImpl{
 	epi:   func(e *epiArgs) { epiGeneric(e, 0) },
 }
 
-// dotGeneric is the Go loop every dotFunc implements:
+// dotGeneric is the Go loop every dotFunc implements, with b = p.data[boff:]
+// and bstride = 4·cols:
 //
 //	c[r·tileLd+j] = Σ_{q<k4} Σ_{t<4} int32(a[r·lda+4q+t])·int32(b[q·bstride+4j+t])
 //
 // (added to c when accum is set).
-func dotGeneric(mr, cols, k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, accum bool) {
+func dotGeneric(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool) {
 	as := unsafe.Slice(a, (mr-1)*lda+k4*4)
-	bs := unsafe.Slice(b, (k4-1)*bstride+cols*4)
+	bstride := cols * 4
+	bs := p.data[boff : boff+k4*bstride]
 	cs := unsafe.Slice(c, mr*tileLd)
 	for r := 0; r < mr; r++ {
 		acc := cs[r*tileLd : r*tileLd+cols]

@@ -292,31 +292,25 @@ var dotAVXVNNI = [][]dotFunc{
 // dotU8S8_1x16c4_AVX2 computes an 1×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_1x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
+func dotU8S8_1x16c4_AVX2(k4 int, a *uint8, lda int, b *int16, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_2x16c4_AVX2 computes an 2×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_2x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
+func dotU8S8_2x16c4_AVX2(k4 int, a *uint8, lda int, b *int16, bstride int, c *int32, ldc int, accum int)
 
 // dotU8S8_3x16c4_AVX2 computes an 3×16 raw dot-product tile (see dotFunc).
 //
 //go:noescape
-func dotU8S8_3x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
-
-// dotU8S8_4x16c4_AVX2 computes an 4×16 raw dot-product tile (see dotFunc).
-//
-//go:noescape
-func dotU8S8_4x16c4_AVX2(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)
+func dotU8S8_3x16c4_AVX2(k4 int, a *uint8, lda int, b *int16, bstride int, c *int32, ldc int, accum int)
 
 // dotAVX2[nv][mr] is the AVX2 microkernel for mr rows and nv·8 columns.
-var dotAVX2 = [][]dotFunc{
+var dotAVX2 = [][]dotFunc16{
 	nil,
 	nil,
 	{nil,
 		dotU8S8_1x16c4_AVX2,
 		dotU8S8_2x16c4_AVX2,
 		dotU8S8_3x16c4_AVX2,
-		dotU8S8_4x16c4_AVX2,
 	},
 }

@@ -34,7 +34,23 @@ type isa struct {
 var isas = []isa{
 	{name: "AVX512VNNI", vecCols: 16, maxNV: 4, mrMax: []int{0, 12, 12, 8, 6}, require: "AVX512F, AVX512BW, AVX512_VNNI"},
 	{name: "AVXVNNI", vecCols: 8, maxNV: 2, mrMax: []int{0, 0, 6}, require: "AVX, AVX2, AVX_VNNI (VEX-encoded VPDPBUSD, emitted as bytes)"},
-	{name: "AVX2", vecCols: 8, maxNV: 2, mrMax: []int{0, 0, 4}, require: "AVX, AVX2"},
+	{name: "AVX2", vecCols: 8, maxNV: 2, mrMax: []int{0, 0, 3}, require: "AVX, AVX2"},
+}
+
+// bType is the element type of the packed B the kernels read: int8, or
+// int16 for the AVX2 kernels, which read the widened copy.
+func (is isa) bType() string {
+	if is.name == "AVX2" {
+		return "int16"
+	}
+	return "int8"
+}
+
+func (is isa) funcType() string {
+	if is.name == "AVX2" {
+		return "dotFunc16"
+	}
+	return "dotFunc"
 }
 
 type writer struct{ bytes.Buffer }
@@ -66,7 +82,7 @@ func rowAddr(r, disp int) string {
 }
 
 func prologue(w *writer, is isa, mr, nv int) {
-	w.p("// func %s(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)", fname(is, mr, nv))
+	w.p("// func %s(k4 int, a *uint8, lda int, b *%s, bstride int, c *int32, ldc int, accum int)", fname(is, mr, nv), is.bType())
 	w.p("// Requires: %s", is.require)
 	w.p("TEXT ·%s(SB), NOSPLIT, $0-64", fname(is, mr, nv))
 	w.p("\tMOVQ k4+0(FP), CX")
@@ -205,14 +221,14 @@ func vexDPBUSD(d, u, s int) string {
 	return fmt.Sprintf("BYTE $0xC4; BYTE $0x%02X; BYTE $0x%02X; BYTE $0x50; BYTE $0x%02X // VPDPBUSD Y%d, Y%d, Y%d (VEX)", b2, b3, modrm, s, u, d)
 }
 
-// genYMM emits an MR×16 kernel on 16 ymm registers: accumulators Y0–Y11
-// (MR·2 of them), B in Y12–Y13, the A quad broadcast in Y14 (and, for AVX2,
-// temporaries Y13–Y15 and the constants described below).
+// genYMM emits an AVX-VNNI MR×16 kernel on 16 ymm registers: accumulators
+// Y0–Y11 (MR·2 of them, or two sets for MR ≤ 3), B in Y12–Y13, the A quad
+// broadcast in Y14.
 func genYMM(w *writer, is isa, mr int) {
 	nv := 2
 	prologue(w, is, mr, nv)
 	sets := 1
-	if is.name == "AVXVNNI" && mr <= 3 {
+	if mr <= 3 {
 		sets = 2 // hide VPDPBUSD latency with two accumulator sets
 	}
 	accS := func(s, r, v int) int { return s*mr*nv + r*nv + v }
@@ -225,15 +241,6 @@ func genYMM(w *writer, is isa, mr int) {
 		}
 	}
 	l := fname(is, mr, nv)
-	if is.name == "AVX2" {
-		// Y10 = int16 ones, Y11 = 0x7f bytes. Accumulators Y0–Y7, B Y8–Y9.
-		w.p("\tMOVL $0x00010001, AX")
-		w.p("\tMOVQ AX, X10")
-		w.p("\tVPBROADCASTD X10, Y10")
-		w.p("\tMOVL $0x7f7f7f7f, AX")
-		w.p("\tMOVQ AX, X11")
-		w.p("\tVPBROADCASTD X11, Y11")
-	}
 	vnniStep := func(s int, bOff string, disp int) {
 		w.p("\tVMOVDQU %s, Y12", fmt.Sprintf(bOff, 0))
 		w.p("\tVMOVDQU %s, Y13", fmt.Sprintf(bOff, 32))
@@ -271,32 +278,53 @@ func genYMM(w *writer, is isa, mr int) {
 	w.p("\tTESTQ CX, CX")
 	w.p("\tJZ %s_store", l)
 	w.p("%s_loop:", l)
-	if is.name == "AVX2" {
-		w.p("\tVMOVDQU (BX), Y8")
-		w.p("\tVMOVDQU 32(BX), Y9")
-		for r := 0; r < mr; r++ {
-			// a = lo + hi with lo = a&0x7f and hi ∈ {0, 128}: VPMADDUBSW cannot
-			// saturate on either half (|pair| ≤ 2·128·128 = 32768 only at
-			// hi·(−128) pairs, which give exactly −32768).
-			w.p("\tVPBROADCASTD %s, Y12", rowAddr(r, 0))
-			w.p("\tVPAND Y11, Y12, Y13")
-			w.p("\tVPXOR Y13, Y12, Y12")
-			for v := 0; v < nv; v++ {
-				w.p("\tVPMADDUBSW Y%d, Y13, Y14", 8+v)
-				w.p("\tVPMADDWD Y10, Y14, Y14")
-				w.p("\tVPADDD Y14, Y%d, Y%d", acc(r, v), acc(r, v))
-				w.p("\tVPMADDUBSW Y%d, Y12, Y15", 8+v)
-				w.p("\tVPMADDWD Y10, Y15, Y15")
-				w.p("\tVPADDD Y15, Y%d, Y%d", acc(r, v), acc(r, v))
-			}
+	vnniStep(0, "%d(BX)", 0)
+	advanceA(w, mr, 4)
+	w.p("\tADDQ R8, BX")
+	w.p("\tDECQ CX")
+	w.p("\tJNZ %s_loop", l)
+	store(w, l, mr, nv, 32, "VMOVDQU", func(r, v int) string { return fmt.Sprintf("Y%d", acc(r, v)) })
+}
+
+// genAVX2 emits an exact AVX2 MR×16 kernel (MR ≤ 3). VPMADDUBSW would
+// saturate on full 8-bit activations, so B comes pre-widened to int16 (same
+// quad layout, 2 bytes per weight) and each A quad is widened with
+// VPMOVZXBW; VPMADDWD then sums k pairs exactly. Accumulator Y(4r+g) holds,
+// for channels 4g..4g+3, the two pair sums of each channel side by side; the
+// store folds them with VPHADDD and restores channel order with VPERMQ.
+func genAVX2(w *writer, is isa, mr int) {
+	nv := 2
+	prologue(w, is, mr, nv)
+	acc := func(r, g int) int { return 4*r + g }
+	for r := 0; r < mr; r++ {
+		for g := 0; g < 4; g++ {
+			w.p("\tVPXOR Y%d, Y%d, Y%d", acc(r, g), acc(r, g), acc(r, g))
 		}
-	} else {
-		vnniStep(0, "%d(BX)", 0)
+	}
+	l := fname(is, mr, nv)
+	w.p("\tTESTQ CX, CX")
+	w.p("\tJZ %s_fold", l)
+	w.p("%s_loop:", l)
+	for r := 0; r < mr; r++ {
+		w.p("\tVPBROADCASTD %s, X12", rowAddr(r, 0))
+		w.p("\tVPMOVZXBW X12, Y12")
+		for g := 0; g < 4; g++ {
+			t := 13 + (r*4+g)%3
+			w.p("\tVPMADDWD %d(BX), Y12, Y%d", 32*g, t)
+			w.p("\tVPADDD Y%d, Y%d, Y%d", t, acc(r, g), acc(r, g))
+		}
 	}
 	advanceA(w, mr, 4)
 	w.p("\tADDQ R8, BX")
 	w.p("\tDECQ CX")
 	w.p("\tJNZ %s_loop", l)
+	w.p("%s_fold:", l)
+	for r := 0; r < mr; r++ {
+		for h := 0; h < 2; h++ {
+			w.p("\tVPHADDD Y%d, Y%d, Y%d", acc(r, 2*h+1), acc(r, 2*h), acc(r, h))
+			w.p("\tVPERMQ $0xd8, Y%d, Y%d", acc(r, h), acc(r, h))
+		}
+	}
 	store(w, l, mr, nv, 32, "VMOVDQU", func(r, v int) string { return fmt.Sprintf("Y%d", acc(r, v)) })
 }
 
@@ -319,20 +347,23 @@ func main() {
 	for _, is := range isas {
 		for nv := 1; nv <= is.maxNV; nv++ {
 			for mr := 1; mr <= is.mrMax[nv]; mr++ {
-				if is.name == "AVX512VNNI" {
+				switch is.name {
+				case "AVX512VNNI":
 					genAVX512(&s, is, mr, nv)
-				} else {
+				case "AVX2":
+					genAVX2(&s, is, mr)
+				default:
 					genYMM(&s, is, mr)
 				}
 				g.p("// %s computes an %d×%d raw dot-product tile (see dotFunc).", fname(is, mr, nv), mr, nv*is.vecCols)
 				g.p("//")
 				g.p("//go:noescape")
-				g.p("func %s(k4 int, a *uint8, lda int, b *int8, bstride int, c *int32, ldc int, accum int)", fname(is, mr, nv))
+				g.p("func %s(k4 int, a *uint8, lda int, b *%s, bstride int, c *int32, ldc int, accum int)", fname(is, mr, nv), is.bType())
 				g.p("")
 			}
 		}
 		g.p("// dot%s[nv][mr] is the %s microkernel for mr rows and nv·%d columns.", is.name, is.name, is.vecCols)
-		g.p("var dot%s = [][]dotFunc{", is.name)
+		g.p("var dot%s = [][]%s{", is.name, is.funcType())
 		for nv := 0; nv <= is.maxNV; nv++ {
 			if is.mrMax[nv] == 0 {
 				g.p("\tnil,")
