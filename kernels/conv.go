@@ -185,7 +185,8 @@ func transposeRows(dst, src []uint8, rows, cols, r0, r1 int) {
 // Im2ColNHWC writes the im2col matrix of n channel-minor (NDHWC) images x
 // into col: one row per output position (image-major, then od, oh, ow), each
 // row Groups·KGroup() bytes laid out as [group][kd][kh][kw][cg]. Taps that
-// fall into the padding hold xZP. Group g's GEMM operand is col[g·KGroup():]
+// fall into the padding, or past it (PyTorch's output size may let the
+// last window overhang), hold xZP. Group g's GEMM operand is col[g·KGroup():]
 // with row stride Groups·KGroup().
 func Im2ColNHWC(g *ConvGeom, n int, x []uint8, xZP uint8, col []uint8) {
 	Im2ColNHWCRows(g, n, x, xZP, 0, n*g.OutSpatial(), col)
@@ -195,7 +196,7 @@ func Im2ColNHWC(g *ConvGeom, n int, x []uint8, xZP uint8, col []uint8) {
 // row r at col[(r−r0)·Groups·KGroup():], so that callers can build the
 // matrix in cache-sized blocks.
 func Im2ColNHWCRows(g *ConvGeom, n int, x []uint8, xZP uint8, r0, r1 int, col []uint8) {
-	g.checkForward()
+	g.check() // every tap is bounds-checked: taps past the padding read xZP too
 	cg, kg := g.Cg(), g.KGroup()
 	row := g.Groups * kg
 	inImg := g.InSpatial() * g.C

@@ -277,10 +277,12 @@ func Conv1dReLU(x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint int6
 //	qy  = clamp(zy + rne(f32(f32(acc)·f32(sx·sw[o]/sy)) + f32(b[o]/sy)), 0, 255)
 //
 // rounding half to even; this is PyTorch's "acc·sx·sw + b, divided by sy and
-// rounded" except, rarely, by one step at a tie. N = 0 gives an empty
-// output. Errors: input not quint8 per tensor or not 4-D, a channel count
-// other than the weight's, an empty output size, bad output qparams, or a
-// PackedConv built for another rank.
+// rounded" except, rarely, by one step at a tie. The division in OH
+// truncates toward zero, as in PyTorch: a kernel overhanging the padded
+// input by less than a stride reads the zero point there, and a size of 0
+// gives an empty output, as does N = 0. Errors: input not quint8 per tensor
+// or not 4-D, a channel count other than the weight's, a negative output
+// size, bad output qparams, or a PackedConv built for another rank.
 func Conv2d(x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
 	return conv("conv2d", 2, x, p, scale, zeroPoint, false)
 }
@@ -361,9 +363,13 @@ func conv(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale float64,
 	}
 	var out [3]int
 	for i := 0; i < 3; i++ {
+		// PyTorch's size, with C's truncating division: a kernel that
+		// overhangs the padded input by less than a stride still yields
+		// outputs (the overhanging taps read the zero point), and a size
+		// of 0 gives an empty tensor.
 		out[i] = (in[i]+2*p.p[i]-p.d[i]*(p.k[i]-1)-1)/p.s[i] + 1
-		if in[i]+2*p.p[i]-p.d[i]*(p.k[i]-1)-1 < 0 || out[i] < 1 {
-			return nil, fmt.Errorf("ops: %s: input %v with padding %v, dilation %v and kernel %v gives an empty output", op, x.Shape(), p.p[3-dims:], p.d[3-dims:], p.k[3-dims:])
+		if out[i] < 0 {
+			return nil, fmt.Errorf("ops: %s: input %v with padding %v, dilation %v and kernel %v gives a negative output size", op, x.Shape(), p.p[3-dims:], p.d[3-dims:], p.k[3-dims:])
 		}
 	}
 	rq, qp, err := requantFor(op, sx, p.scales, p.bias, scale, zeroPoint, relu)
@@ -374,7 +380,7 @@ func conv(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale float64,
 	if err != nil {
 		return nil, fmt.Errorf("ops: %s: %w", op, err)
 	}
-	if n > 0 {
+	if y.Size() > 0 {
 		g := p.geom(in[0], in[1], in[2], out[0], out[1], out[2])
 		convForward(g, p, n, xd, zx, rq, y.Dense().Uint8s(), pathAuto)
 	}
@@ -397,7 +403,9 @@ const directMaxOg = 2
 
 // convForward runs a validated convolution of n NCDHW images into NCDHW out.
 func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32, rq *kernels.Requant, out []uint8, path convPath) {
-	if path == pathDirect || (path == pathAuto && g.Cg() == 1 && g.Og() <= directMaxOg) {
+	overhang := (g.OD-1)*g.SD+(g.KD-1)*g.DD >= g.D+2*g.PD || (g.OH-1)*g.SH+(g.KH-1)*g.DH >= g.H+2*g.PH ||
+		(g.OW-1)*g.SW+(g.KW-1)*g.DW >= g.W+2*g.PW
+	if !overhang && (path == pathDirect || (path == pathAuto && g.Cg() == 1 && g.Og() <= directMaxOg)) {
 		perUnit := g.Og() * g.OutSpatial() * g.Taps()
 		parallelRange(n*g.Groups, max(1, parallelGrain/max(perUnit, 1)), func(lo, hi int) {
 			kernels.ConvDirectNCHWRange(g, n, x, zx, p.w, p.wZP, rq, out, lo, hi)

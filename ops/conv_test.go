@@ -154,6 +154,9 @@ func h5ConvSpecs() []*h5ConvSpec {
 		{dims: 3, n: 1, c: 3, o: 4, groups: 1, in: one(5, 6, 5), k: one(3, 2, 3), s: one(1, 2, 1), p: one(1, 0, 1), d: one(1, 1, 2), bias: true},
 		{dims: 3, n: 2, c: 4, o: 4, groups: 4, in: one(4, 5, 5), k: one(3, 3, 3), s: one(1, 1, 1), p: one(1, 1, 1), d: one(1, 1, 1), perChannel: true, bias: true},
 		{dims: 2, n: 0, c: 4, o: 4, groups: 1, in: one(6, 6), k: one(3, 3), s: one(1, 1), p: one(1, 1), d: one(1, 1), bias: true},
+		{dims: 2, n: 2, c: 2, o: 3, groups: 1, in: one(4, 1), k: one(3, 3), s: one(3, 3), p: one(0, 0), d: one(1, 1), bias: true},       // window overhangs the input
+		{dims: 2, n: 1, c: 3, o: 3, groups: 3, in: one(5, 2), k: one(3, 3), s: one(2, 4), p: one(0, 1), d: one(1, 1), perChannel: true}, // depthwise, overhang
+		{dims: 2, n: 1, c: 2, o: 2, groups: 1, in: one(4, 4), k: one(3, 3), s: one(1, 1), p: one(0, 0), d: one(2, 2), bias: true},       // output size 0
 		{dims: 2, transposed: true, n: 1, c: 4, o: 6, groups: 2, in: one(5, 6), k: one(3, 3), s: one(2, 2), p: one(1, 1), d: one(1, 1), outPad: one(1, 0), bias: true},
 		{dims: 2, transposed: true, n: 2, c: 3, o: 4, groups: 1, in: one(4, 5), k: one(2, 3), s: one(1, 2), p: one(0, 1), d: one(2, 1), outPad: one(0, 1), perChannel: true, wZPSpan: 2},
 		{dims: 2, transposed: true, n: 1, c: 4, o: 4, groups: 2, in: one(3, 3), k: one(3, 3), s: one(2, 2), p: one(0, 0), d: one(1, 1), outPad: one(0, 0), perChannel: true, bias: true},
@@ -312,8 +315,8 @@ func TestConvErrors(t *testing.T) {
 		{"wrong rank packed", "packed weights are for conv1d", func() error { _, e := Conv2d(x, p1, 1, 0); return e }},
 		{"transposed packed", "transposed", func() error { _, e := Conv2d(x, pt, 1, 0); return e }},
 		{"not transposed", "not a transposed", func() error { _, e := ConvTranspose2d(x, p, 1, 0); return e }},
-		{"empty output", "empty output", func() error {
-			q, _ := PrepackConv2d(w, nil, ConvOptions{Groups: 2})
+		{"negative output", "negative output size", func() error {
+			q, _ := PrepackConv2d(w, nil, ConvOptions{Groups: 2, Dilation: []int{2}})
 			_, e := Conv2d(xsmall, q, 1, 0)
 			return e
 		}},

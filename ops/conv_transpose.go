@@ -37,7 +37,8 @@ func ConvTranspose1d(x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint
 // Input position (h, w) and tap (i, j) add (qx − zx)·(qw − zw) to output
 // position (h·stride − pad + i·dil, w·stride − pad + j·dil) when it lies
 // inside the output; each output is then requantized as in Conv2d. N = 0
-// gives an empty output. Errors are those of Conv2d.
+// or an output size of 0 gives an empty output. Errors are those of Conv2d,
+// and an input with an empty spatial dimension.
 func ConvTranspose2d(x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
 	return convTranspose("conv_transpose2d", 2, x, p, scale, zeroPoint)
 }
@@ -53,8 +54,8 @@ func convTranspose(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale
 	var out [3]int
 	for i := 0; i < 3; i++ {
 		out[i] = (in[i]-1)*p.s[i] - 2*p.p[i] + p.d[i]*(p.k[i]-1) + p.outPad[i] + 1
-		if in[i] < 1 || out[i] < 1 {
-			return nil, fmt.Errorf("ops: %s: input %v with stride %v, padding %v and kernel %v gives an empty output", op, x.Shape(), p.s[3-dims:], p.p[3-dims:], p.k[3-dims:])
+		if in[i] < 1 || out[i] < 0 {
+			return nil, fmt.Errorf("ops: %s: input %v with stride %v, padding %v and kernel %v gives no valid output size", op, x.Shape(), p.s[3-dims:], p.p[3-dims:], p.k[3-dims:])
 		}
 	}
 	// Per-channel scales index the channel within a group (weight axis 1).
@@ -74,7 +75,7 @@ func convTranspose(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale
 	if err != nil {
 		return nil, fmt.Errorf("ops: %s: %w", op, err)
 	}
-	if n > 0 {
+	if y.Size() > 0 {
 		g := p.geom(in[0], in[1], in[2], out[0], out[1], out[2])
 		convTransposeForward(g, p, n, xd, zx, rq, y.Dense().Uint8s())
 	}

@@ -125,6 +125,9 @@ def conv_cases():
         (2, (1, 12, 9, 8), 9, (3, 3), (2, 1), (1, 2), (2, 1), 3, False, None),   # groups, dilation, stride
         (2, (0, 4, 6, 6), 4, (3, 3), (1, 1), (1, 1), (1, 1), 1, False, None),    # empty batch
         (2, (1, 4, 8, 8), 8, (3, 3), (1, 1), (1, 1), (1, 1), 4, False, None),    # 1 input channel per group, multiplier 2
+        (2, (2, 2, 4, 1), 3, (3, 3), (3, 3), (0, 0), (1, 1), 1, False, None),    # window overhangs the input
+        (2, (1, 3, 5, 2), 3, (3, 3), (2, 4), (0, 1), (1, 1), 3, False, None),    # depthwise, overhang
+        (2, (1, 2, 4, 4), 2, (3, 3), (1, 1), (0, 0), (2, 2), 1, False, None),    # output size 0
         (1, (2, 6, 17), 4, (4,), (3,), (2,), (1,), 2, False, None),
         (3, (1, 3, 5, 6, 5), 4, (3, 2, 3), (1, 2, 1), (1, 0, 1), (1, 1, 2), 1, False, None),
         (3, (1, 4, 4, 5, 5), 4, (3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1), 4, False, None),  # depthwise 3-D
