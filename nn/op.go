@@ -181,28 +181,20 @@ func matmul(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 			return nil, err
 		}
 		return spanApply(rows, bv, spanMul, 1, 2)
-	case M == 1 && N == 1:
-		av, err := gorgonia.Reshape(a, tensor.Shape{K})
-		if err != nil {
-			return nil, err
+	case M == 1 && N == 1, M == 1, N == 1:
+		// Gorgonia's matrix-vector and dot products want true vectors.
+		av, bv := a, b
+		if M == 1 {
+			if av, err = gorgonia.Reshape(a, tensor.Shape{K}); err != nil {
+				return nil, err
+			}
 		}
-		bv, err := gorgonia.Reshape(b, tensor.Shape{K})
-		if err != nil {
-			return nil, err
+		if N == 1 {
+			if bv, err = gorgonia.Reshape(b, tensor.Shape{K}); err != nil {
+				return nil, err
+			}
 		}
 		y, err = gorgonia.Mul(av, bv)
-	case M == 1:
-		av, err := gorgonia.Reshape(a, tensor.Shape{K})
-		if err != nil {
-			return nil, err
-		}
-		y, err = gorgonia.Mul(av, b)
-	case N == 1:
-		bv, err := gorgonia.Reshape(b, tensor.Shape{K})
-		if err != nil {
-			return nil, err
-		}
-		y, err = gorgonia.Mul(a, bv)
 	default:
 		y, err = gorgonia.Mul(a, b)
 	}

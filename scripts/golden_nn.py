@@ -225,6 +225,7 @@ add("lstm_unbatched", "LSTM", {"in": 3, "hidden": 4, "layers": 1}, nn.LSTM(3, 4)
 add("lstm_eval_dropout", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "dropout": 0.5}, nn.LSTM(3, 4, 2, dropout=0.5),
     [x(3, 2, 3), x(2, 2, 4), x(2, 2, 4)], forward=lstm_fwd)
 add("lstmcell_unbatched", "LSTMCell", {"in": 3, "hidden": 2}, nn.LSTMCell(3, 2), [x(3), x(2), x(2)], forward=lstmcell_fwd)
+add("linear_vec_to_scalar", "Linear", {"in": 4, "out": 1}, randomize(nn.Linear(4, 1)), [x(4)])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
