@@ -180,7 +180,9 @@ func FromFloat(m nn.Module, wfq fake.Quantizer) (Module, error) {
 	return q, nil
 }
 
-func convNd[T interface{ *nn.Conv1d | *nn.Conv2d | *nn.Conv3d }](c T) *nn.ConvNd {
+func convNd[T interface {
+	*nn.Conv1d | *nn.Conv2d | *nn.Conv3d
+}](c T) *nn.ConvNd {
 	switch v := any(c).(type) {
 	case *nn.Conv1d:
 		if v != nil {

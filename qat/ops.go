@@ -186,13 +186,11 @@ func sfDo(op string, eps float64, in []gorgonia.Value) (gorgonia.Value, error) {
 }
 
 func shapeOf(d gorgonia.DimSizer) (tensor.Shape, error) {
-	switch s := d.(type) {
-	case tensor.Shape:
-		return s.Clone(), nil
-	case *gorgonia.Node:
-		return s.Shape().Clone(), nil
+	s, ok := d.(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("qat: expected a tensor.Shape, got %T", d)
 	}
-	return nil, fmt.Errorf("qat: cannot infer a shape from %T", d)
+	return s.Clone(), nil
 }
 
 // ---- channel broadcast ----
@@ -398,13 +396,15 @@ func (op chanGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	}
 	return newDense(sv, chanGradV(g, x, v, s, op.axis, op.kind)), nil
 }
-func (op chanGradOp) ReturnsPtr() bool      { return false }
-func (op chanGradOp) CallsExtern() bool     { return false }
-func (op chanGradOp) OverwritesInput() int  { return -1 }
-func (op chanGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "qat.channel_grad:%d:%d", op.kind, op.axis) }
-func (op chanGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op chanGradOp) String() string        { return chanOp(op).String() + "'" }
-func (op chanGradOp) DiffWRT(int) []bool    { return []bool{false, false, false} }
+func (op chanGradOp) ReturnsPtr() bool     { return false }
+func (op chanGradOp) CallsExtern() bool    { return false }
+func (op chanGradOp) OverwritesInput() int { return -1 }
+func (op chanGradOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "qat.channel_grad:%d:%d", op.kind, op.axis)
+}
+func (op chanGradOp) Hashcode() uint32   { return hashOf(op) }
+func (op chanGradOp) String() string     { return chanOp(op).String() + "'" }
+func (op chanGradOp) DiffWRT(int) []bool { return []bool{false, false, false} }
 func (op chanGradOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	return nil, fmt.Errorf("qat: %s: second derivatives are not supported", op)
 }
