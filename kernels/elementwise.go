@@ -24,8 +24,14 @@ func AddRequant[T Code](dst, a, b []T, qa, qb, qc Requant8, relu bool) {
 	lo, hi := codeRange[T]()
 	a, b = a[:len(dst)], b[:len(dst)]
 	inv := 1 / qc.Scale
+	// The dequantized value of every code, looked up instead of recomputed.
+	var da, db [256]float32
+	for q := lo; q <= hi; q++ {
+		da[uint8(q)] = float32(q-qa.ZeroPoint) * qa.Scale
+		db[uint8(q)] = float32(q-qb.ZeroPoint) * qb.Scale
+	}
 	for i := range dst {
-		x := float32(float32(int32(a[i])-qa.ZeroPoint)*qa.Scale) + float32(float32(int32(b[i])-qb.ZeroPoint)*qb.Scale)
+		x := da[uint8(a[i])] + db[uint8(b[i])]
 		if relu && x < 0 {
 			x = 0
 		}
@@ -88,16 +94,35 @@ func FlipCodes[T Code](dst, src []T, relu bool, zp int32) {
 }
 
 // ClampCodes sets dst[i] = min(max(src[i], lo), hi): relu (lo = zero point),
-// relu6 and hardtanh on codes. lo ≤ hi must be valid codes of T.
+// relu6 and hardtanh on codes. lo ≤ hi must be valid codes of T. It runs
+// as a table lookup, which is faster than compare-and-select here.
 func ClampCodes[T Code](dst, src []T, lo, hi T) {
 	src = src[:len(dst)]
-	for i, v := range src {
-		if v < lo {
-			v = lo
+	if len(src) < 256 {
+		for i, v := range src {
+			dst[i] = min(max(v, lo), hi)
 		}
-		if v > hi {
-			v = hi
+		return
+	}
+	var signed bool
+	var z T
+	z--
+	signed = z < 0
+	t := BuildLUTInt(Codes8{Signed: signed}, func(q int32) int32 { return min(max(q, int32(lo)), int32(hi)) })
+	applyLUT(t, dst, src)
+}
+
+// applyLUT dispatches to ApplyLUTU8 or ApplyLUTS8; other element types
+// (named 8-bit types) take a plain loop.
+func applyLUT[T Code](t *LUT, dst, src []T) {
+	switch d := any(dst).(type) {
+	case []uint8:
+		ApplyLUTU8(t, d, any(src).([]uint8))
+	case []int8:
+		ApplyLUTS8(t, d, any(src).([]int8))
+	default:
+		for i, v := range src {
+			dst[i] = T(t[uint8(v)])
 		}
-		dst[i] = v
 	}
 }

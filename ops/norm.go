@@ -15,31 +15,25 @@ import (
 // fma32 returns a·b + c rounded once to float32, the result of an FMA
 // instruction (PyTorch's vectorised kernels use vec::fmadd, and GCC
 // contracts a·b + c into FMA in its AVX2 kernels). a·b is exact in
-// float64; the float64 sum is corrected with its rounding error where it
-// lands on a float32 halfway point.
+// float64, so the float64 sum s is within half a float64 ulp of the exact
+// result, and float32(s) is the correctly rounded float32 unless s lands
+// exactly on a float32 halfway point; there the exact sum's rounding error
+// decides. (The halfway test reads the float64 bits and assumes a result in
+// float32's normal range, as every use here has.)
 func fma32(a, b, c float32) float32 {
 	p := float64(a) * float64(b)
 	s := p + float64(c)
-	// TwoSum: e is the exact rounding error of s.
+	if math.Float64bits(s)&(1<<29-1) != 1<<28 {
+		return float32(s)
+	}
 	bb := s - p
-	e := (p - (s - bb)) + (float64(c) - bb)
+	e := (p - (s - bb)) + (float64(c) - bb) // TwoSum: the exact error of s
 	r := float32(s)
-	if e != 0 && float64(r) != s {
-		// s is not a float32; if it is exactly halfway between two,
-		// the sign of e decides the direction.
-		lo, hi := r, r
-		if float64(r) < s {
-			hi = math.Nextafter32(r, float32(math.Inf(1)))
-		} else {
-			lo = math.Nextafter32(r, float32(math.Inf(-1)))
-		}
-		mid := (float64(lo) + float64(hi)) / 2
-		if mid == s {
-			if e > 0 {
-				return hi
-			}
-			return lo
-		}
+	switch {
+	case e > 0 && float64(r) < s:
+		return math.Nextafter32(r, float32(math.Inf(1)))
+	case e < 0 && float64(r) > s:
+		return math.Nextafter32(r, float32(math.Inf(-1)))
 	}
 	return r
 }
@@ -196,11 +190,15 @@ func batchNormOp(op string, x *qtensor.QTensor, ranks []int, weight, bias, mean,
 	}
 	q := codesInt32(x, a.signed)
 	zx := int32(a.zp)
-	for i := range q {
-		ch := (i / inner) % c
-		v := fma32(alpha[ch], float32(q[i]-zx), beta[ch])
-		r := math.RoundToEven(float64(v))
-		q[i] = int32(clampF(r+float64(zp), lo, qmax))
+	for o := 0; o < len(q); o += inner * c {
+		for ch := 0; ch < c; ch++ {
+			al, be := alpha[ch], beta[ch]
+			blk := q[o+ch*inner : o+(ch+1)*inner]
+			for i, v := range blk {
+				r := math.RoundToEven(float64(fma32(al, float32(v-zx), be)))
+				blk[i] = int32(clampF(r+float64(zp), lo, qmax))
+			}
+		}
 	}
 	storeCodes(out, a.signed, q)
 	return out, nil
@@ -252,28 +250,35 @@ func normalizeGroups(q []int32, m, n int, zx int32, sx float32, eps float64, gam
 		// AVX2 kernel.
 		varQ := max(fma32(-meanQ, meanQ, float32(sumSq)/float32(n)), 0)
 		k := float32(float64(sx) / math.Sqrt(float64(float32(varQ*sx)*sx)+eps))
+		if perChannel {
+			// group norm folds k into γ: fma(d, f32(k·γ), β).
+			for ch := 0; ch < chPerGroup; ch++ {
+				idx := (g%groups)*chPerGroup + ch
+				gm, bt := float32(1), float32(0)
+				if gamma != nil {
+					gm = gamma[idx]
+				}
+				if beta != nil {
+					bt = beta[idx]
+				}
+				gp := float32(k * gm)
+				blk := x[ch*perCh : (ch+1)*perCh]
+				for i, v := range blk {
+					blk[i] = kernelsQuantize(fma32(float32(v-zx)-mu, gp, bt), inv, zy, qmin, qmax)
+				}
+			}
+			continue
+		}
+		// layer norm: fma(f32(d·k), γ, β).
 		for i, v := range x {
 			gm, bt := float32(1), float32(0)
-			idx := i
-			if perChannel {
-				idx = (g%groups)*chPerGroup + i/perCh
-			}
 			if gamma != nil {
-				gm = gamma[idx]
+				gm = gamma[i]
 			}
 			if beta != nil {
-				bt = beta[idx]
+				bt = beta[i]
 			}
-			d := float32(v-zx) - mu
-			var y float32
-			if perChannel {
-				// group norm folds k into γ: (d·f32(k·γ)) + β, fused.
-				y = fma32(d, float32(k*gm), bt)
-			} else {
-				// layer norm: f32(d·k)·γ + β, the last two fused.
-				y = fma32(float32(d*k), gm, bt)
-			}
-			x[i] = kernelsQuantize(y, inv, zy, qmin, qmax)
+			x[i] = kernelsQuantize(fma32(float32((float32(v-zx)-mu)*k), gm, bt), inv, zy, qmin, qmax)
 		}
 	}
 }
