@@ -173,6 +173,22 @@ func (c *ConvNd) ForwardWeights(x, w, b *gorgonia.Node) (*gorgonia.Node, error) 
 	if err := checkF32Node(op, w, nd+2); err != nil {
 		return nil, fmt.Errorf("%w (weight)", err)
 	}
+	if err := checkGeometry(op, nd, c.Stride, c.Padding, c.Dilation, c.OutputPadding, c.Groups); err != nil {
+		return nil, err
+	}
+	if !sameShape(w.Shape()[2:], tensor.Shape(c.KernelSize)) {
+		return nil, fmt.Errorf("nn: %s: weight shape %v does not match kernel size %v", op, w.Shape(), c.KernelSize)
+	}
+	if c.InChannels%c.Groups != 0 || c.OutChannels%c.Groups != 0 {
+		return nil, fmt.Errorf("nn: %s: channels (in %d, out %d) must divide by groups %d", op, c.InChannels, c.OutChannels, c.Groups)
+	}
+	wantW := []int{c.OutChannels, c.InChannels / c.Groups}
+	if c.transposed {
+		wantW = []int{c.InChannels, c.OutChannels / c.Groups}
+	}
+	if w.Shape()[0] != wantW[0] || w.Shape()[1] != wantW[1] {
+		return nil, fmt.Errorf("nn: %s: weight shape %v, want (%d, %d, %v)", op, w.Shape(), wantW[0], wantW[1], c.KernelSize)
+	}
 	if b != nil {
 		if err := checkF32Node(op, b, 1); err != nil {
 			return nil, fmt.Errorf("%w (bias)", err)

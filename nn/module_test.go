@@ -332,6 +332,18 @@ func TestForwardErrors(t *testing.T) {
 	if err := vm.RunAll(); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Errorf("embedding index 3 of 3: %v", err)
 	}
+	// Modules not built by their constructors or edited inconsistently.
+	if _, err := Call(&Linear{InFeatures: 5, OutFeatures: 2}, node(tensor.Float32, 2, 5)); err == nil {
+		t.Error("Linear without parameters ran")
+	}
+	conv.Stride = []int{1}
+	if _, err := Call(conv, node(tensor.Float32, 1, 3, 8, 8)); err == nil || !strings.Contains(err.Error(), "stride") {
+		t.Errorf("conv with a 1-value stride: %v", err)
+	}
+	lstm.NumLayers = 3
+	if _, err := Call(lstm, node(tensor.Float32, 3, 2, 4)); err == nil || !strings.Contains(err.Error(), "parameter sets") {
+		t.Errorf("lstm with more layers than weights: %v", err)
+	}
 	// Constructor errors.
 	if _, err := NewConv2d(3, 4, []int{3}, Groups(2)); err == nil {
 		t.Error("conv with channels not divisible by groups accepted")

@@ -50,6 +50,9 @@ func (p *Parameter) nodeName() string { return fmt.Sprintf("nn.param#%d", p.id) 
 // Node returns the input node of g bound to p.Data, creating it on first
 // use: every Forward on the same graph shares one node per parameter.
 func (p *Parameter) Node(g *gorgonia.ExprGraph) (*gorgonia.Node, error) {
+	if p == nil {
+		return nil, fmt.Errorf("nn: parameter is nil (module not built by its constructor?)")
+	}
 	if g == nil {
 		return nil, fmt.Errorf("nn: parameter: graph is nil")
 	}

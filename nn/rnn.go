@@ -296,6 +296,9 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgoni
 		}
 	}
 	T, B, H, D, L := x.Shape()[0], x.Shape()[1], r.HiddenSize, r.dirs(), r.NumLayers
+	if len(r.Cells) != L*D {
+		return nil, nil, nil, fmt.Errorf("nn: %s: %d parameter sets for %d layers × %d directions", op, len(r.Cells), L, D)
+	}
 	g := x.Graph()
 	stateShape := tensor.Shape{L * D, B, H}
 	if unbatched {
