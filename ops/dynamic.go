@@ -18,8 +18,9 @@ import (
 //	y[i][j]  = f32(f32(acc[i][j])·f32(sx·sw[j])) + b[j],  acc = Σ_k (qx − zx)(qw − zw[j])
 //
 // With reduceRange the activation range is [0, 127], as PyTorch's dynamic
-// modules (reduce_range=True) use on x86. An empty x uses min = max = 0.
-// Errors: x nil, not float32, NaN or ±Inf, or a last dimension other than K.
+// modules (reduce_range=True) use on x86. An empty x gives an empty (0, N)
+// result, as PyTorch's ONEDNN engine does. Errors: x nil, not float32, of
+// rank < 2 (as in PyTorch), NaN or ±Inf, or a last dimension other than K.
 func LinearDynamic(x *tensor.Dense, p *PackedLinear, reduceRange bool) (*tensor.Dense, error) {
 	const op = "linear_dynamic"
 	if p == nil {
@@ -37,7 +38,7 @@ func LinearDynamic(x *tensor.Dense, p *PackedLinear, reduceRange bool) (*tensor.
 	if err := linearDynamicRaw(op, xd, m, p, reduceRange, y); err != nil {
 		return nil, err
 	}
-	return float32Dense(append(append([]int{}, shape[:len(shape)-1]...), p.n), y), nil
+	return float32Dense(linearOutShape(shape, p.n), y), nil
 }
 
 // dynInput validates a float32 input whose last dimension is k.
@@ -47,8 +48,8 @@ func dynInput(op string, x *tensor.Dense, k int) ([]float32, []int, error) {
 		return nil, nil, err
 	}
 	shape := []int(x.Shape())
-	if len(shape) < 1 || shape[len(shape)-1] != k {
-		return nil, nil, fmt.Errorf("ops: %s: input has shape %v, want a last dimension of %d", op, shape, k)
+	if len(shape) < 2 || shape[len(shape)-1] != k {
+		return nil, nil, fmt.Errorf("ops: %s: input has shape %v, want at least 2 dimensions and a last dimension of %d", op, shape, k)
 	}
 	return xd, shape, nil
 }
@@ -159,17 +160,22 @@ func RoundToFloat16(v float32) float32 {
 
 // LinearDynamicFP16 computes y = x·Wᵀ + b with the float16-rounded weights
 // of p, in float32 inputs and outputs (accumulated in float64 and rounded
-// once): torch.ops.quantized.linear_dynamic_fp16. x is float32 (…, K); the
-// result is (…, N). Errors: x nil, not float32, NaN, or a last dimension
-// other than K.
+// once): torch.ops.quantized.linear_dynamic_fp16, emulated as the
+// conformance suite does with F.linear on the rounded weights. x is float32
+// (…, K); the result is (…, N), or (0, N) for an empty x. Errors: x nil,
+// not float32, NaN, or a last dimension other than K.
 func LinearDynamicFP16(x *tensor.Dense, p *PackedLinearFP16) (*tensor.Dense, error) {
 	const op = "linear_dynamic_fp16"
 	if p == nil {
 		return nil, fmt.Errorf("ops: %s: nil packed weights", op)
 	}
-	xd, shape, err := dynInput(op, x, p.k)
+	xd, err := float32Data(op, "input", x)
 	if err != nil {
 		return nil, err
+	}
+	shape := []int(x.Shape())
+	if len(shape) < 1 || shape[len(shape)-1] != p.k {
+		return nil, fmt.Errorf("ops: %s: input has shape %v, want a last dimension of %d", op, shape, p.k)
 	}
 	m := 1
 	for _, d := range shape[:len(shape)-1] {
@@ -190,5 +196,5 @@ func LinearDynamicFP16(x *tensor.Dense, p *PackedLinearFP16) (*tensor.Dense, err
 			y[i*p.n+j] = float32(s)
 		}
 	}
-	return float32Dense(append(append([]int{}, shape[:len(shape)-1]...), p.n), y), nil
+	return float32Dense(linearOutShape(shape, p.n), y), nil
 }

@@ -254,6 +254,7 @@ func TestLinearDynamicErrors(t *testing.T) {
 		{"NaN", "NaN at flat index 3", func() error { _, e := LinearDynamic(nan, p, true); return e }},
 		{"Inf", "not finite", func() error { _, e := LinearDynamic(inf, p, false); return e }},
 		{"dtype", "want float32", func() error { _, e := LinearDynamic(i64, p, false); return e }},
+		{"rank 1", "at least 2 dimensions", func() error { _, e := LinearDynamic(h5RandFloat(r, []int{4}, 1), p, false); return e }},
 		{"K", "last dimension of 4", func() error { _, e := LinearDynamic(h5RandFloat(r, []int{2, 5}, 1), p, false); return e }},
 		{"fp16 NaN weight", "NaN", func() error { _, e := PrepackLinearFP16(nan, nil); return e }},
 		{"fp16 bias", "want [2]", func() error { _, e := PrepackLinearFP16(h5RandFloat(r, []int{2, 4}, 1), h5RandBias(r, 3)); return e }},

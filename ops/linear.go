@@ -73,9 +73,10 @@ func (p *PackedLinear) Unpack() (*qtensor.QTensor, *tensor.Dense) {
 //
 // where rne rounds half to even. This matches PyTorch's reference
 // "acc·sx·sw + b, divided by sy and rounded" except, rarely, by one step at
-// a rounding tie. x is a quint8 per-tensor tensor (…, K); the result is a
-// quint8 per-tensor tensor (…, N) with the given scale and zero point. A
-// leading dimension of 0 gives an empty result. Errors: a nil or
+// a rounding tie. x is a quint8 per-tensor tensor (…, K), of rank ≥ 1; the
+// result is a quint8 per-tensor tensor (…, N) with the given scale and zero
+// point. An empty x gives an empty (0, N) result, as PyTorch's ONEDNN
+// engine returns for every rank. Errors: a nil or
 // non-quint8 or per-channel x, a last dimension other than K, a scale that
 // is not finite and > 0, a zero point outside [0, 255].
 func Linear(x *qtensor.QTensor, p *PackedLinear, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
@@ -116,7 +117,7 @@ func linear(op string, x *qtensor.QTensor, p *PackedLinear, scale float64, zeroP
 	if err != nil {
 		return nil, err
 	}
-	outShape := append(append([]int{}, shape[:len(shape)-1]...), p.n)
+	outShape := linearOutShape(shape, p.n)
 	y, err := qtensor.Empty(outShape, qp)
 	if err != nil {
 		return nil, fmt.Errorf("ops: %s: %w", op, err)
@@ -129,6 +130,21 @@ func linear(op string, x *qtensor.QTensor, p *PackedLinear, scale float64, zeroP
 		kernels.GemmU8S8Requant(m, xd, p.k, zx, p.packed, p.wZP, rq, y.Dense().Uint8s(), p.n)
 	}
 	return y, nil
+}
+
+// linearOutShape is the output shape of a linear layer on an input of
+// shape x: x with its last dimension replaced by n, except that an empty
+// input gives (0, n) whatever its rank, as PyTorch 1.13's reference engine
+// (ONEDNN) returns.
+func linearOutShape(x []int, n int) []int {
+	size := 1
+	for _, d := range x {
+		size *= d
+	}
+	if size == 0 {
+		return []int{0, n}
+	}
+	return append(append([]int{}, x[:len(x)-1]...), n)
 }
 
 // requantFor builds the requantizing epilogue for input scale sx, weight

@@ -376,6 +376,15 @@ func TestLinearLeadingDims(t *testing.T) {
 	if err != nil || fmt.Sprint(e.Shape()) != "(0, 5)" {
 		t.Fatalf("empty batch: %v %v", e, err)
 	}
+	// An empty input of any rank gives (0, N), as PyTorch's ONEDNN does.
+	empty3 := h5RandQ(r, []int{2, 0, 6}, qdtype.QUInt8Dtype, -1, 0)
+	if e, err := Linear(empty3, p, 0.05, 100); err != nil || fmt.Sprint(e.Shape()) != "(0, 5)" {
+		t.Fatalf("empty 3-D batch: %v %v", e, err)
+	}
+	x1 := h5RandQ(r, []int{6}, qdtype.QUInt8Dtype, -1, 0)
+	if y1, err := Linear(x1, p, 0.05, 100); err != nil || fmt.Sprint(y1.Shape()) != "(5)" {
+		t.Fatalf("1-D input: %v %v", y1, err)
+	}
 	wu, bu := p.Unpack()
 	if bu != nil || fmt.Sprint(wu.Ints()) != fmt.Sprint(w.Ints()) || !wu.QParams().Equal(w.QParams()) {
 		t.Fatal("Unpack does not return the packed weight")
