@@ -22,17 +22,50 @@ func dotGeneric(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int,
 	bstride := cols * 4
 	bs := p.data[boff : boff+k4*bstride]
 	cs := unsafe.Slice(c, mr*tileLd)
-	for r := 0; r < mr; r++ {
-		acc := cs[r*tileLd : r*tileLd+cols]
-		if !accum {
-			clear(acc)
+	if !accum {
+		for r := 0; r < mr; r++ {
+			clear(cs[r*tileLd : r*tileLd+cols])
 		}
+	}
+	r := 0
+	for ; r+4 <= mr; r += 4 {
+		// Four rows share every weight load.
+		c0 := cs[r*tileLd : r*tileLd+cols]
+		c1 := cs[(r+1)*tileLd : (r+1)*tileLd+cols]
+		c2 := cs[(r+2)*tileLd : (r+2)*tileLd+cols]
+		c3 := cs[(r+3)*tileLd : (r+3)*tileLd+cols]
+		r0 := as[r*lda : r*lda+k4*4]
+		r1 := as[(r+1)*lda : (r+1)*lda+k4*4]
+		r2 := as[(r+2)*lda : (r+2)*lda+k4*4]
+		r3 := as[(r+3)*lda : (r+3)*lda+k4*4]
+		for q := 0; q < k4; q++ {
+			a := r0[4*q : 4*q+4 : 4*q+4]
+			x00, x01, x02, x03 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
+			a = r1[4*q : 4*q+4 : 4*q+4]
+			x10, x11, x12, x13 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
+			a = r2[4*q : 4*q+4 : 4*q+4]
+			x20, x21, x22, x23 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
+			a = r3[4*q : 4*q+4 : 4*q+4]
+			x30, x31, x32, x33 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
+			bq := bs[q*bstride : q*bstride+cols*4]
+			for j := range c0 {
+				w := bq[4*j : 4*j+4 : 4*j+4]
+				w0, w1, w2, w3 := int32(w[0]), int32(w[1]), int32(w[2]), int32(w[3])
+				c0[j] += x00*w0 + x01*w1 + x02*w2 + x03*w3
+				c1[j] += x10*w0 + x11*w1 + x12*w2 + x13*w3
+				c2[j] += x20*w0 + x21*w1 + x22*w2 + x23*w3
+				c3[j] += x30*w0 + x31*w1 + x32*w2 + x33*w3
+			}
+		}
+	}
+	for ; r < mr; r++ {
+		acc := cs[r*tileLd : r*tileLd+cols]
 		row := as[r*lda : r*lda+k4*4]
 		for q := 0; q < k4; q++ {
 			a0, a1, a2, a3 := int32(row[4*q]), int32(row[4*q+1]), int32(row[4*q+2]), int32(row[4*q+3])
 			bq := bs[q*bstride : q*bstride+cols*4]
 			for j := range acc {
-				w := bq[4*j : 4*j+4]
+				w := bq[4*j : 4*j+4 : 4*j+4]
 				acc[j] += a0*int32(w[0]) + a1*int32(w[1]) + a2*int32(w[2]) + a3*int32(w[3])
 			}
 		}
