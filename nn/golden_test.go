@@ -172,12 +172,16 @@ func buildGolden(c goldenCase) (Module, error) {
 		}
 		gn.Eps = argFloat(a, "eps", 1e-5)
 		return gn, nil
-	case "InstanceNorm1d":
-		return NewInstanceNorm1d(argInt(a, "features", 0), argBool(a, "affine", false))
-	case "InstanceNorm2d":
-		return NewInstanceNorm2d(argInt(a, "features", 0), argBool(a, "affine", false))
-	case "InstanceNorm3d":
-		return NewInstanceNorm3d(argInt(a, "features", 0), argBool(a, "affine", false))
+	case "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d":
+		m, err := newInstanceNorm(int(c.Type[12]-'0'), argInt(a, "features", 0), argBool(a, "affine", false))
+		if err != nil {
+			return nil, err
+		}
+		if argBool(a, "track", false) {
+			m.TrackRunningStats()
+		}
+		m.Momentum = argFloat(a, "momentum", 0.1)
+		return m, nil
 	case "ReLU":
 		return NewReLU(), nil
 	case "ReLU6":

@@ -180,7 +180,7 @@ func (m *BatchNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 		if m.Training() && tracking {
 			n := s.TotalSize() / s[1]
 			track = func(mean, v *gorgonia.Node) (*gorgonia.Node, error) {
-				return gorgonia.ApplyOp(&bnStatsOp{bn: m, n: n, c: s[1], id: nextOpID()}, mean, v)
+				return gorgonia.ApplyOp(&bnStatsOp{state: m.runningState, n: n, rows: 1, c: s[1], id: nextOpID()}, mean, v)
 			}
 		}
 		y, err = normalize(x, 1, 2, m.Eps, nil, nil, track)
@@ -205,13 +205,22 @@ func (m *BatchNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return affine(y, m.Weight, m.Bias, 1, 2)
 }
 
+// runningState returns the buffers and momentum a stats update writes.
+func (m *BatchNorm) runningState() (rm, rv, nbt *Parameter, momentum float64, cumulative bool) {
+	return m.RunningMean, m.RunningVar, m.NumBatchesTracked, m.Momentum, m.CumulativeAverage
+}
+
 // bnStatsOp passes the batch variance through unchanged and, as a side
-// effect of every run, folds the batch mean and variance into the
-// BatchNorm's running buffers (PyTorch's update in batch_norm training).
+// effect of every run, folds the batch mean and variance into a module's
+// running buffers (PyTorch's update in batch_norm training):
+// running ← (1−m)·running + m·stat, the variance made unbiased by n/(n−1)
+// for n values per statistic. The inputs hold rows·c statistics; rows > 1
+// (instance norm: one row per sample) are averaged per channel, as
+// PyTorch's instance_norm averages its repeated running statistics.
 type bnStatsOp struct {
-	bn   *BatchNorm
-	n, c int
-	id   uint64
+	state      func() (rm, rv, nbt *Parameter, momentum float64, cumulative bool)
+	n, rows, c int
+	id         uint64
 }
 
 var (
@@ -228,49 +237,59 @@ func (op *bnStatsOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[1])
 }
 func (op *bnStatsOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	const name = "running stats"
 	if len(in) != 2 {
-		return nil, fmt.Errorf("nn: batch_norm stats: got %d inputs, want 2", len(in))
+		return nil, fmt.Errorf("nn: %s: got %d inputs, want 2", name, len(in))
 	}
-	mean, err := f32Data("batch_norm stats", in[0], tensor.Shape{op.c})
+	mean, err := f32Data(name, in[0], nil)
 	if err != nil {
 		return nil, err
 	}
-	v, err := f32Data("batch_norm stats", in[1], tensor.Shape{op.c})
+	v, err := f32Data(name, in[1], nil)
 	if err != nil {
 		return nil, err
 	}
-	bn := op.bn
-	if bn.RunningMean == nil || bn.RunningVar == nil {
-		return nil, fmt.Errorf("nn: batch_norm stats: running statistics were removed")
+	if len(mean) != op.rows*op.c || len(v) != op.rows*op.c {
+		return nil, fmt.Errorf("nn: %s: %d means and %d variances, want %d", name, len(mean), len(v), op.rows*op.c)
 	}
-	rm, err := f32Data("batch_norm stats", bn.RunningMean.Data, tensor.Shape{op.c})
+	rmP, rvP, nbtP, mom, cumulative := op.state()
+	if rmP == nil || rvP == nil {
+		return nil, fmt.Errorf("nn: %s: running statistics were removed", name)
+	}
+	rm, err := f32Data(name, rmP.Data, tensor.Shape{op.c})
 	if err != nil {
 		return nil, err
 	}
-	rv, err := f32Data("batch_norm stats", bn.RunningVar.Data, tensor.Shape{op.c})
+	rv, err := f32Data(name, rvP.Data, tensor.Shape{op.c})
 	if err != nil {
 		return nil, err
 	}
 	var nbt int64
-	if bn.NumBatchesTracked != nil {
-		if d, ok := bn.NumBatchesTracked.Data.Data().(int64); ok {
+	if nbtP != nil {
+		if d, ok := nbtP.Data.Data().(int64); ok {
 			nbt = d + 1
-			bn.NumBatchesTracked.Data.Set(0, nbt)
+			nbtP.Data.Set(0, nbt)
 		}
 	}
-	mom := bn.Momentum
-	if bn.CumulativeAverage {
+	if cumulative {
 		mom = 1
 		if nbt > 0 {
 			mom = 1 / float64(nbt)
 		}
 	}
 	unbias := float64(op.n) / float64(op.n-1)
-	for i := range rm {
-		rm[i] = float32(mom*float64(mean[i]) + (1-mom)*float64(rm[i]))
-		rv[i] = float32(mom*float64(v[i])*unbias + (1-mom)*float64(rv[i]))
+	for c := range rm {
+		var sm, sv float64
+		for r := 0; r < op.rows; r++ {
+			sm += float64(mean[r*op.c+c])
+			sv += float64(v[r*op.c+c]) * unbias
+		}
+		sm /= float64(op.rows)
+		sv /= float64(op.rows)
+		rm[c] = float32(mom*sm + (1-mom)*float64(rm[c]))
+		rv[c] = float32(mom*sv + (1-mom)*float64(rv[c]))
 	}
-	out := newF32(tensor.Shape{op.c})
+	out := newF32(in[1].Shape())
 	copy(out.Float32s(), v)
 	return out, nil
 }
@@ -425,16 +444,35 @@ func (m *GroupNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return gorgonia.Reshape(y, s.Clone())
 }
 
-// InstanceNorm is torch.nn.InstanceNorm1d/2d/3d without running
-// statistics (PyTorch's default track_running_stats=False): each (sample,
-// channel) plane is normalized with its own mean and biased variance, then
-// an optional per-channel affine (Weight, Bias nil unless affine=True).
+// InstanceNorm is torch.nn.InstanceNorm1d/2d/3d: each (sample, channel)
+// plane is normalized with its own mean and biased variance, then an
+// optional per-channel affine (Weight, Bias nil unless affine=True). By
+// default (PyTorch's track_running_stats=False) there are no running
+// statistics; after TrackRunningStats, training runs fold the per-sample
+// statistics, averaged over the batch, into RunningMean/RunningVar with
+// Momentum (num_batches_tracked stays 0, as in PyTorch), and eval mode
+// normalizes with them.
 type InstanceNorm struct {
 	Base
-	NumFeatures  int
-	Eps          float64
-	Weight, Bias *Parameter
-	nd           int
+	NumFeatures                                int
+	Eps, Momentum                              float64
+	Weight, Bias                               *Parameter
+	RunningMean, RunningVar, NumBatchesTracked *Parameter
+	nd                                         int
+}
+
+// TrackRunningStats adds running_mean (0), running_var (1) and
+// num_batches_tracked buffers (PyTorch's track_running_stats=True).
+func (m *InstanceNorm) TrackRunningStats() {
+	c := m.NumFeatures
+	m.RunningMean, m.RunningVar = newBuffer(filled(0, c)), newBuffer(filled(1, c))
+	m.NumBatchesTracked = newBuffer(tensor.New(tensor.FromScalar(int64(0))))
+}
+
+// runningState leaves num_batches_tracked alone: PyTorch's instance_norm
+// never increments it.
+func (m *InstanceNorm) runningState() (rm, rv, nbt *Parameter, momentum float64, cumulative bool) {
+	return m.RunningMean, m.RunningVar, nil, m.Momentum, false
 }
 
 // NewInstanceNorm1d returns InstanceNorm1d(num_features) (eps 1e-5); affine
@@ -457,7 +495,7 @@ func newInstanceNorm(nd, c int, aff bool) (*InstanceNorm, error) {
 	if c <= 0 {
 		return nil, fmt.Errorf("nn: instance_norm: num_features %d must be positive", c)
 	}
-	m := &InstanceNorm{NumFeatures: c, Eps: 1e-5, nd: nd}
+	m := &InstanceNorm{NumFeatures: c, Eps: 1e-5, Momentum: 0.1, nd: nd}
 	if aff {
 		m.Weight, m.Bias = NewParameter(filled(1, c)), NewParameter(filled(0, c))
 	}
@@ -472,14 +510,18 @@ func (m *InstanceNorm) NamedParameters() []Named {
 	return params("weight", m.Weight, "bias", m.Bias)
 }
 
-// NamedBuffers returns nothing.
-func (m *InstanceNorm) NamedBuffers() []Named { return nil }
+// NamedBuffers returns running_mean, running_var and num_batches_tracked
+// when tracking running statistics.
+func (m *InstanceNorm) NamedBuffers() []Named {
+	return params("running_mean", m.RunningMean, "running_var", m.RunningVar, "num_batches_tracked", m.NumBatchesTracked)
+}
 
 // Clone deep-copies the layer.
 func (m *InstanceNorm) Clone() Module {
 	c := *m
 	c.Base = m.cloneBase()
 	c.Weight, c.Bias = m.Weight.Clone(), m.Bias.Clone()
+	c.RunningMean, c.RunningVar, c.NumBatchesTracked = m.RunningMean.Clone(), m.RunningVar.Clone(), m.NumBatchesTracked.Clone()
 	return &c
 }
 
@@ -505,13 +547,40 @@ func (m *InstanceNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if xs[1] != m.NumFeatures {
 		return nil, fmt.Errorf("nn: %s: input has %d channels (shape %v), want %d", op, xs[1], s, m.NumFeatures)
 	}
-	x3, err := gorgonia.Reshape(xx, tensor.Shape{xs[0], xs[1], xs.TotalSize() / (xs[0] * xs[1])})
+	S := xs.TotalSize() / (xs[0] * xs[1])
+	x3, err := gorgonia.Reshape(xx, tensor.Shape{xs[0], xs[1], S})
 	if err != nil {
 		return nil, err
 	}
-	y, err := normalize(x3, 0, 2, m.Eps, nil, nil, nil)
-	if err != nil {
-		return nil, err
+	tracking := m.RunningMean != nil && m.RunningVar != nil
+	var y *gorgonia.Node
+	if tracking && !m.Training() {
+		g := x.Graph()
+		rm, err := m.RunningMean.Node(g)
+		if err != nil {
+			return nil, err
+		}
+		rv, err := m.RunningVar.Node(g)
+		if err != nil {
+			return nil, err
+		}
+		y, err = normalize(x3, 1, 2, m.Eps, rm, rv, nil)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		var track func(mean, v *gorgonia.Node) (*gorgonia.Node, error)
+		if tracking {
+			if S <= 1 {
+				return nil, fmt.Errorf("nn: %s: expected more than 1 spatial element when training, got input %v", op, s)
+			}
+			track = func(mean, v *gorgonia.Node) (*gorgonia.Node, error) {
+				return gorgonia.ApplyOp(&bnStatsOp{state: m.runningState, n: S, rows: xs[0], c: xs[1], id: nextOpID()}, mean, v)
+			}
+		}
+		if y, err = normalize(x3, 0, 2, m.Eps, nil, nil, track); err != nil {
+			return nil, err
+		}
 	}
 	if y, err = affine(y, m.Weight, m.Bias, 1, 2); err != nil {
 		return nil, err

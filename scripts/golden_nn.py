@@ -226,6 +226,10 @@ add("lstm_eval_dropout", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "dropout": 
     [x(3, 2, 3), x(2, 2, 4), x(2, 2, 4)], forward=lstm_fwd)
 add("lstmcell_unbatched", "LSTMCell", {"in": 3, "hidden": 2}, nn.LSTMCell(3, 2), [x(3), x(2), x(2)], forward=lstmcell_fwd)
 add("linear_vec_to_scalar", "Linear", {"in": 4, "out": 1}, randomize(nn.Linear(4, 1)), [x(4)])
+add("instancenorm2d_track_train", "InstanceNorm2d", {"features": 3, "track": True, "momentum": 0.2},
+    randomize(nn.InstanceNorm2d(3, momentum=0.2, track_running_stats=True)), [x(2, 3, 4, 3)], train=True)
+add("instancenorm1d_track_eval", "InstanceNorm1d", {"features": 2, "track": True, "affine": True},
+    randomize(nn.InstanceNorm1d(2, affine=True, track_running_stats=True)), [x(3, 2, 5)])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
