@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"github.com/qgorgonia/qgorgonia/qtensor"
 )
@@ -188,19 +189,28 @@ func batchNormOp(op string, x *qtensor.QTensor, ranks []int, weight, bias, mean,
 	if relu {
 		lo = max(qmin, zp)
 	}
-	q := codesInt32(x, a.signed)
+	// Every channel maps codes to codes: one 256-entry table per channel.
 	zx := int32(a.zp)
-	for o := 0; o < len(q); o += inner * c {
+	in := kernels.Codes8{Signed: a.signed}
+	tabs := make([]*kernels.LUT, c)
+	for ch := range tabs {
+		al, be := alpha[ch], beta[ch]
+		tabs[ch] = kernels.BuildLUTInt(in, func(v int32) int32 {
+			r := math.RoundToEven(float64(fma32(al, float32(v-zx), be)))
+			return int32(clampF(r+float64(zp), lo, qmax))
+		})
+	}
+	n := x.Size()
+	for o := 0; o < n; o += inner * c {
 		for ch := 0; ch < c; ch++ {
-			al, be := alpha[ch], beta[ch]
-			blk := q[o+ch*inner : o+(ch+1)*inner]
-			for i, v := range blk {
-				r := math.RoundToEven(float64(fma32(al, float32(v-zx), be)))
-				blk[i] = int32(clampF(r+float64(zp), lo, qmax))
+			b0, b1 := o+ch*inner, o+(ch+1)*inner
+			if a.signed {
+				kernels.ApplyLUTS8(tabs[ch], out.Dense().Int8s()[b0:b1], x.Dense().Int8s()[b0:b1])
+			} else {
+				kernels.ApplyLUTU8(tabs[ch], out.Dense().Uint8s()[b0:b1], x.Dense().Uint8s()[b0:b1])
 			}
 		}
 	}
-	storeCodes(out, a.signed, q)
 	return out, nil
 }
 
@@ -263,8 +273,19 @@ func normalizeGroups(q []int32, m, n int, zx int32, sx float32, eps float64, gam
 				}
 				gp := float32(k * gm)
 				blk := x[ch*perCh : (ch+1)*perCh]
+				if len(blk) < 256 {
+					for i, v := range blk {
+						blk[i] = kernelsQuantize(fma32(float32(v-zx)-mu, gp, bt), inv, zy, qmin, qmax)
+					}
+					continue
+				}
+				// long channels: one evaluation per possible code
+				var tab [256]int32
+				for v := qmin; v <= qmax; v++ {
+					tab[uint8(v)] = kernelsQuantize(fma32(float32(v-zx)-mu, gp, bt), inv, zy, qmin, qmax)
+				}
 				for i, v := range blk {
-					blk[i] = kernelsQuantize(fma32(float32(v-zx)-mu, gp, bt), inv, zy, qmin, qmax)
+					blk[i] = tab[uint8(v)]
 				}
 			}
 			continue

@@ -183,13 +183,13 @@ for dt in DT:
         s, z = rscale(), rzp(dt)
         add("norm", "layer_norm", {"normalized_shape": ns, "eps": 1e-5, "scale": s, "zero_point": z}, [x, w, b],
             Q.layer_norm(x, ns, w, b, 1e-5, s, z))
-    for shape, G in [((2, 4, 3, 3), 2), ((1, 6, 50), 3), ((2, 8, 2, 2, 9), 4), ((1, 4, 70), 1)]:
+    for shape, G in [((2, 4, 3, 3), 2), ((1, 6, 50), 3), ((2, 8, 2, 2, 9), 4), ((1, 4, 70), 1), ((2, 4, 260), 2)]:
         x = rq(shape, dt)
         w, b = rf(shape[1], 0.5, 1.5), rf(shape[1])
         s, z = rscale(), rzp(dt)
         add("norm", "group_norm", {"num_groups": G, "eps": 1e-5, "scale": s, "zero_point": z}, [x, w, b],
             Q.group_norm(x, G, w, b, 1e-5, s, z))
-    for shape in [(2, 3, 7), (1, 4, 9, 8), (1, 2, 3, 3, 4)]:
+    for shape in [(2, 3, 7), (1, 4, 9, 8), (1, 2, 3, 3, 4), (1, 3, 16, 17)]:
         x = rq(shape, dt)
         w, b = rf(shape[1], 0.5, 1.5), rf(shape[1])
         s, z = rscale(), rzp(dt)
