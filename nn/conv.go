@@ -342,7 +342,7 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 	}
 	y := parts[0]
 	if groups > 1 {
-		if y, err = gorgonia.Concat(1, parts...); err != nil {
+		if y, err = cat(1, parts...); err != nil {
 			return nil, err
 		}
 	}
@@ -440,7 +440,7 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 	}
 	y := parts[0]
 	if groups > 1 {
-		if y, err = gorgonia.Concat(1, parts...); err != nil {
+		if y, err = cat(1, parts...); err != nil {
 			return nil, err
 		}
 	}
@@ -570,23 +570,7 @@ func (c *ConvTranspose2d) Clone() Module { return &ConvTranspose2d{c.cloneConv()
 func (c *ConvTranspose3d) Clone() Module { return &ConvTranspose3d{c.cloneConv()} }
 
 // sliceAxis returns a contiguous copy of n[..., lo:hi, ...] along axis,
-// keeping the axis even when hi − lo = 1 (Gorgonia's Slice drops it).
+// keeping the axis even when hi − lo = 1.
 func sliceAxis(n *gorgonia.Node, axis, lo, hi int) (*gorgonia.Node, error) {
-	sl := make([]tensor.Slice, axis+1)
-	sl[axis] = gorgonia.S(lo, hi)
-	y, err := gorgonia.Slice(n, sl...)
-	if err != nil {
-		return nil, err
-	}
-	// Slice yields a strided view; Gorgonia's Reshape and matmul gradients
-	// mishandle such views, so copy it into contiguous storage first.
-	if y, err = activate(y, act{kind: actCopy}); err != nil {
-		return nil, err
-	}
-	want := n.Shape().Clone()
-	want[axis] = hi - lo
-	if !sameShape(y.Shape(), want) {
-		return gorgonia.Reshape(y, want)
-	}
-	return y, nil
+	return narrow(n, axis, lo, hi)
 }

@@ -62,8 +62,9 @@
 // DoDiff (LispMachine), returns errors instead of panicking, and has
 // gradients checked against finite differences. In Gorgonia v0.9.18 the
 // symbolic gradient of InverseSqrt is wrong and that of OuterProd fails or
-// is wrong (both found by these checks), so neither is used; Slice views
-// are copied to contiguous storage before reaching Gorgonia ops; Slice and
-// Concat have broken LispMachine gradients, so use the TapeMachine for
-// grouped convolutions and recurrent layers.
+// is wrong (both found by these checks), so neither is used; Slice (strided
+// views, dropped unit axes) and Concat (wrong LispMachine gradients) are
+// replaced by the package's narrow and cat ops. Multi-step LSTM and GRU
+// gradients on the LispMachine drift from the TapeMachine's (which match
+// PyTorch): train recurrent models with the TapeMachine.
 package nn

@@ -155,7 +155,7 @@ func (f *FloatFunctional) Cat(xs []*gorgonia.Node, dim int) (*gorgonia.Node, err
 	y := xs[0]
 	if len(xs) > 1 {
 		var err error
-		if y, err = gorgonia.Concat(dim, xs...); err != nil {
+		if y, err = cat(dim, xs...); err != nil {
 			return nil, err
 		}
 	}

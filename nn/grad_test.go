@@ -180,13 +180,12 @@ func TestGradients(t *testing.T) {
 	add("gru", must(NewGRU(3, 2, 1, false, seed)), randDense(r, 3, 2, 3))
 	add("rnncell", must(NewRNNCell(3, 2, "tanh", seed)), randDense(r, 2, 3))
 	add("flatten", NewFlatten(), randDense(r, 2, 2, 3))
-	// Gorgonia v0.9.18's own Slice and Concat give wrong or failing
-	// LispMachine gradients (DoDiff), and the LispMachine insists that every
-	// root is a scalar; grouped convolutions and the recurrent layers (which
-	// slice gates and concatenate steps) are checked on the TapeMachine only.
+	// Over several time steps the LispMachine's gradients drift from the
+	// TapeMachine's by up to ~15% (inside Gorgonia's own elementwise and
+	// matmul DoDiff); the TapeMachine ones match finite differences here
+	// and PyTorch's autograd in TestGoldenGradients.
 	for i := range cases {
-		switch cases[i].name {
-		case "conv2d_groups", "conv_transpose2d", "lstm", "gru", "rnncell":
+		if cases[i].name == "lstm" || cases[i].name == "gru" {
 			cases[i].noLisp = true
 		}
 	}

@@ -274,7 +274,9 @@ func (r *RNNBase) cloneRNN() RNNBase {
 }
 
 // run is the whole recurrent forward pass; h0, c0 may be nil (zeros).
-func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgonia.Node, err error) {
+// Without wantState the final states are not built (no dangling nodes:
+// the LispMachine insists every root of the graph is the scalar cost).
+func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out, hn, cn *gorgonia.Node, err error) {
 	if err := checkF32Node(op, x, -1); err != nil {
 		return nil, nil, nil, err
 	}
@@ -390,11 +392,14 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgoni
 			}
 			seq := steps[0]
 			if T > 1 {
-				if seq, err = gorgonia.Concat(0, steps...); err != nil {
+				if seq, err = cat(0, steps...); err != nil {
 					return nil, nil, nil, err
 				}
 			}
 			dirOuts = append(dirOuts, seq)
+			if !wantState {
+				continue
+			}
 			hr, err := gorgonia.Reshape(h, tensor.Shape{1, B, H})
 			if err != nil {
 				return nil, nil, nil, err
@@ -410,17 +415,23 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgoni
 		}
 		layerIn = dirOuts[0]
 		if D == 2 {
-			if layerIn, err = gorgonia.Concat(2, dirOuts...); err != nil {
+			if layerIn, err = cat(2, dirOuts...); err != nil {
 				return nil, nil, nil, err
 			}
 		}
 	}
 	out = layerIn
+	if !wantState {
+		hs, cs = nil, nil
+	}
 	stack := func(ns gorgonia.Nodes) (*gorgonia.Node, error) {
+		if len(ns) == 0 {
+			return nil, nil
+		}
 		if len(ns) == 1 {
 			return ns[0], nil
 		}
-		return gorgonia.Concat(0, ns...)
+		return cat(0, ns...)
 	}
 	if hn, err = stack(hs); err != nil {
 		return nil, nil, nil, err
@@ -435,8 +446,10 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgoni
 		if out, err = gorgonia.Reshape(out, tensor.Shape{T, D * H}); err != nil {
 			return nil, nil, nil, err
 		}
-		if hn, err = gorgonia.Reshape(hn, tensor.Shape{L * D, H}); err != nil {
-			return nil, nil, nil, err
+		if hn != nil {
+			if hn, err = gorgonia.Reshape(hn, tensor.Shape{L * D, H}); err != nil {
+				return nil, nil, nil, err
+			}
 		}
 		if cn != nil {
 			if cn, err = gorgonia.Reshape(cn, tensor.Shape{L * D, H}); err != nil {
@@ -470,14 +483,14 @@ func (m *LSTM) TypeName() string { return "LSTM" }
 
 // Forward returns the output sequence for zero initial states.
 func (m *LSTM) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
-	out, _, _, err := m.ForwardState(x, nil, nil)
+	out, _, _, err := m.run("lstm", x, nil, nil, false)
 	return out, err
 }
 
 // ForwardState runs from (h0, c0) ((L·D, B, H) each, nil for zeros) and
 // returns (output, h_n, c_n) as PyTorch's lstm(x, (h0, c0)).
 func (m *LSTM) ForwardState(x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgonia.Node, err error) {
-	return m.run("lstm", x, h0, c0)
+	return m.run("lstm", x, h0, c0, true)
 }
 
 // Clone deep-copies the layer.
@@ -500,14 +513,14 @@ func (m *GRU) TypeName() string { return "GRU" }
 
 // Forward returns the output sequence for a zero initial state.
 func (m *GRU) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
-	out, _, err := m.ForwardState(x, nil)
+	out, _, _, err := m.run("gru", x, nil, nil, false)
 	return out, err
 }
 
 // ForwardState runs from h0 ((L·D, B, H), nil for zeros) and returns
 // (output, h_n).
 func (m *GRU) ForwardState(x, h0 *gorgonia.Node) (out, hn *gorgonia.Node, err error) {
-	out, hn, _, err = m.run("gru", x, h0, nil)
+	out, hn, _, err = m.run("gru", x, h0, nil, true)
 	return out, hn, err
 }
 
@@ -748,14 +761,14 @@ func (m *RNN) Nonlinearity() string {
 
 // Forward returns the output sequence for a zero initial state.
 func (m *RNN) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
-	out, _, err := m.ForwardState(x, nil)
+	out, _, _, err := m.run("rnn", x, nil, nil, false)
 	return out, err
 }
 
 // ForwardState runs from h0 ((L·D, B, H), nil for zeros) and returns
 // (output, h_n).
 func (m *RNN) ForwardState(x, h0 *gorgonia.Node) (out, hn *gorgonia.Node, err error) {
-	out, hn, _, err = m.run("rnn", x, h0, nil)
+	out, hn, _, err = m.run("rnn", x, h0, nil, true)
 	return out, hn, err
 }
 
