@@ -13,12 +13,16 @@ import (
 )
 
 // machineKinds are the VMs every node test runs under.
-var machineKinds = []string{"tape", "lisp-fwd", "lisp"}
+var machineKinds = []string{"tape", "tape-trace", "lisp-fwd", "lisp"}
 
 func newMachine(kind string, g *gorgonia.ExprGraph) gorgonia.VM {
 	switch kind {
 	case "tape":
 		return gorgonia.NewTapeMachine(g)
+	case "tape-trace":
+		// TraceExec clones every node value (gorgonia.CloneValue), which
+		// must keep quantized values intact.
+		return gorgonia.NewTapeMachine(g, gorgonia.TraceExec())
 	case "lisp-fwd":
 		return gorgonia.NewLispMachine(g, gorgonia.ExecuteFwdOnly())
 	default:

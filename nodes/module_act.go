@@ -109,6 +109,8 @@ type QuantizedNorm struct {
 	Eps             float64
 	Scale           float64
 	ZeroPoint       int64
+	// ReLU fuses a ReLU after a batch norm (nn.intrinsic.quantized.BNReLU2d/3d).
+	ReLU bool
 }
 
 // NewQuantizedNorm returns a normalization module; see QuantizedNorm for
@@ -123,6 +125,9 @@ func NewQuantizedNorm(n QuantizedNorm) (*QuantizedNorm, error) {
 			return nil, fmt.Errorf("nodes: Quantized%s: weight, bias, running mean and running var are required", n.Kind)
 		}
 	case "LayerNorm":
+		if n.ReLU {
+			return nil, fmt.Errorf("nodes: QuantizedLayerNorm: a fused ReLU exists only for batch norms")
+		}
 		if len(n.NormalizedShape) == 0 {
 			return nil, fmt.Errorf("nodes: QuantizedLayerNorm: empty normalized shape")
 		}
@@ -136,7 +141,10 @@ func NewQuantizedNorm(n QuantizedNorm) (*QuantizedNorm, error) {
 	}
 	c := QuantizedNorm{Kind: n.Kind, Weight: cloneF32(n.Weight), Bias: cloneF32(n.Bias), Mean: cloneF32(n.Mean),
 		Var: cloneF32(n.Var), NormalizedShape: cloneInts(n.NormalizedShape), Groups: n.Groups, Eps: n.Eps,
-		Scale: n.Scale, ZeroPoint: n.ZeroPoint}
+		Scale: n.Scale, ZeroPoint: n.ZeroPoint, ReLU: n.ReLU}
+	if c.ReLU && c.Kind != "BatchNorm2d" && c.Kind != "BatchNorm3d" {
+		return nil, fmt.Errorf("nodes: Quantized%s: a fused ReLU exists only for batch norms", c.Kind)
+	}
 	return &c, nil
 }
 
@@ -203,6 +211,9 @@ func (m *QuantizedNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if err := requireQuantized(m.TypeName(), x); err != nil {
 		return nil, err
 	}
+	if m.ReLU {
+		return QBatchNormReLU(x, m.Weight, m.Bias, m.Mean, m.Var, m.Eps, m.Scale, m.ZeroPoint)
+	}
 	switch m.Kind {
 	case "BatchNorm2d":
 		return QBatchNorm2d(x, m.Weight, m.Bias, m.Mean, m.Var, m.Eps, m.Scale, m.ZeroPoint)
@@ -217,8 +228,14 @@ func (m *QuantizedNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	}
 }
 
-// TypeName returns "QuantizedBatchNorm2d", "QuantizedLayerNorm", ...
-func (m *QuantizedNorm) TypeName() string { return "Quantized" + m.Kind }
+// TypeName returns "QuantizedBatchNorm2d", "QuantizedLayerNorm", ...,
+// "QuantizedBNReLU2d" for a batch norm with ReLU.
+func (m *QuantizedNorm) TypeName() string {
+	if m.ReLU {
+		return "QuantizedBNReLU" + strings.TrimPrefix(m.Kind, "BatchNorm")
+	}
+	return "Quantized" + m.Kind
+}
 
 // Clone returns a deep copy.
 func (m *QuantizedNorm) Clone() nn.Module {

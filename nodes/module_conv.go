@@ -93,10 +93,19 @@ func QuantizedConvFromFloat(conv nn.Module, wobs observer.Observer, out qdtype.Q
 	return NewQuantizedConv(kind, wq, b, ConvOptionsOf(c), out.Scale(), out.ZeroPoint())
 }
 
-// ConvOptionsOf returns the ops hyper-parameters of a float convolution.
+// ConvOptionsOf returns the ops hyper-parameters of a float convolution
+// (an all-zero output padding is left out: only transposed convolutions
+// accept one).
 func ConvOptionsOf(c *nn.ConvNd) ops.ConvOptions {
-	return ops.ConvOptions{Stride: append([]int(nil), c.Stride...), Padding: append([]int(nil), c.Padding...),
-		Dilation: append([]int(nil), c.Dilation...), OutputPadding: append([]int(nil), c.OutputPadding...), Groups: c.Groups}
+	o := ops.ConvOptions{Stride: append([]int(nil), c.Stride...), Padding: append([]int(nil), c.Padding...),
+		Dilation: append([]int(nil), c.Dilation...), Groups: c.Groups}
+	for _, p := range c.OutputPadding {
+		if p != 0 {
+			o.OutputPadding = append([]int(nil), c.OutputPadding...)
+			break
+		}
+	}
+	return o
 }
 
 // Forward builds the quantized convolution node on x.

@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -128,4 +129,48 @@ func TestReshapeFlattenKeepQParams(t *testing.T) {
 	want, _ := qtensor.New(d, pt.QParams())
 	checkUnary(t, pt, want, func(n *gorgonia.Node) (*gorgonia.Node, error) { return QFlatten(n, 0, -1) })
 	checkUnary(t, pt, want, func(n *gorgonia.Node) (*gorgonia.Node, error) { return QReshape(n, -1) })
+}
+
+// TestReadAcrossRuns checks gorgonia.Read on a quantized node: the value it
+// delivers is a copy that later runs do not overwrite.
+func TestReadAcrossRuns(t *testing.T) {
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(3), gorgonia.WithName("x"))
+	q, err := Quantize(x, mustQP(qdtype.QInt8Dtype, 0.5, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := QReLU(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v gorgonia.Value
+	gorgonia.Read(r, &v)
+	if _, err := Dequantize(r); err != nil {
+		t.Fatal(err)
+	}
+	m := gorgonia.NewTapeMachine(g)
+	defer m.Close()
+	var got []string
+	var first *tensor.Dense
+	for _, in := range [][]float32{{-1, 1, 2}, {3, -3, 0.5}} {
+		if err := gorgonia.Let(x, tensor.New(tensor.WithBacking(in))); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		d := v.(*tensor.Dense)
+		if d.Dtype() != qdtype.QInt8Dtype {
+			t.Fatalf("Read gave dtype %v", d.Dtype())
+		}
+		got = append(got, fmt.Sprint(d.Int8s()))
+		if first == nil {
+			first = d
+		}
+		m.Reset()
+	}
+	if got[0] != "[0 2 4]" || got[1] != "[6 0 1]" || fmt.Sprint(first.Int8s()) != "[0 2 4]" {
+		t.Fatalf("Read values %v, first run's value now %v", got, first.Int8s())
+	}
 }
