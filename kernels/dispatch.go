@@ -34,6 +34,11 @@ type gemmImpl struct {
 	dot func(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool)
 	// epi applies the epilogue to one tile.
 	epi func(e *epiArgs)
+	// Optional vector loops of the quantize kernels (quant.go), on n
+	// elements, n a multiple of 16; nil means Go only.
+	quant     func(dst *byte, src *float32, n int, inv float32, zp, qmin, qmax int32)
+	dequantU8 func(dst *float32, src *uint8, n int, scale float32, zp int32)
+	dequantS8 func(dst *float32, src *int8, n int, scale float32, zp int32)
 }
 
 // impls lists the paths this build and CPU can run, fastest first; the last

@@ -41,7 +41,10 @@ var avx512Impl = &gemmImpl{
 	dot: func(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int, c *int32, accum bool) {
 		dotAVX512VNNI[cols/16][mr](k4, a, lda, &p.data[boff], cols*4, c, tileLd*4, flag(accum))
 	},
-	epi: epiAVX512,
+	epi:       epiAVX512,
+	quant:     quantizeF32B_AVX512,
+	dequantU8: dequantizeU8F32_AVX512,
+	dequantS8: dequantizeS8F32_AVX512,
 }
 
 // dotAVXVNNIPanel runs the 16-column AVX-VNNI microkernel over each
@@ -106,3 +109,22 @@ func epiAVX512(e *epiArgs)
 //go:noescape
 func epiAVX2(e *epiArgs)
 func addInt32(p *int32, n int) *int32 { return (*int32)(unsafe.Add(unsafe.Pointer(p), 4*n)) }
+
+// quantizeF32B_AVX512 is the vector loop of quantU8/quantS8 (quant.go) on n
+// elements, n a multiple of 16:
+//
+//	dst[i] = byte(quantizeOne(src[i], inv, zp, qmin, qmax))
+//
+//go:noescape
+func quantizeF32B_AVX512(dst *byte, src *float32, n int, inv float32, zp, qmin, qmax int32)
+
+// dequantizeU8F32_AVX512 is dst[i] = float32(int32(src[i])-zp) * scale for
+// i < n, n a multiple of 16.
+//
+//go:noescape
+func dequantizeU8F32_AVX512(dst *float32, src *uint8, n int, scale float32, zp int32)
+
+// dequantizeS8F32_AVX512 is dequantizeU8F32_AVX512 for int8.
+//
+//go:noescape
+func dequantizeS8F32_AVX512(dst *float32, src *int8, n int, scale float32, zp int32)

@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // Quantize and dequantize kernels on raw slices. They match
 // qdtype.QuantizeValue and qdtype.DequantizeValue bit for bit (PyTorch 1.13's
@@ -36,19 +39,61 @@ func checkLen(op string, a, b int) {
 // PyTorch counterpart: quantize_per_tensor(x, scale, zp, torch.quint8).
 func QuantizeF32U8(dst []uint8, src []float32, invScale float32, zp int32) {
 	checkLen("QuantizeF32U8", len(dst), len(src))
+	quantU8(dst, src, invScale, zp)
+}
+
+// quantU8, quantS8, dequantU8 and dequantS8 run the active path's vector
+// loop (if it has one) on whole vectors and Go on the rest.
+func quantU8(dst []uint8, src []float32, inv float32, zp int32) {
+	i := 0
+	if f := activeImpl().quant; f != nil && len(src) >= 16 && zp >= -1<<24 && zp <= 1<<24 {
+		i = len(src) &^ 15
+		f(&dst[0], &src[0], i, inv, zp, 0, 255)
+	}
 	z := int64(zp)
-	for i, x := range src {
-		dst[i] = uint8(quantizeOne(x, invScale, z, 0, 255))
+	for ; i < len(src); i++ {
+		dst[i] = uint8(quantizeOne(src[i], inv, z, 0, 255))
+	}
+}
+
+func quantS8(dst []int8, src []float32, inv float32, zp int32) {
+	i := 0
+	if f := activeImpl().quant; f != nil && len(src) >= 16 && zp >= -1<<24 && zp <= 1<<24 {
+		i = len(src) &^ 15
+		f((*byte)(unsafe.Pointer(&dst[0])), &src[0], i, inv, zp, -128, 127)
+	}
+	z := int64(zp)
+	for ; i < len(src); i++ {
+		dst[i] = int8(quantizeOne(src[i], inv, z, -128, 127))
+	}
+}
+
+func dequantU8(dst []float32, src []uint8, scale float32, zp int32) {
+	i := 0
+	if f := activeImpl().dequantU8; f != nil && len(src) >= 16 {
+		i = len(src) &^ 15
+		f(&dst[0], &src[0], i, scale, zp)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = float32(int32(src[i])-zp) * scale
+	}
+}
+
+func dequantS8(dst []float32, src []int8, scale float32, zp int32) {
+	i := 0
+	if f := activeImpl().dequantS8; f != nil && len(src) >= 16 {
+		i = len(src) &^ 15
+		f(&dst[0], &src[0], i, scale, zp)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = float32(int32(src[i])-zp) * scale
 	}
 }
 
 // QuantizeF32S8 quantizes src to qint8: dst[i] = clamp(zp + rne(f32(src[i]·invScale)), −128, 127).
 func QuantizeF32S8(dst []int8, src []float32, invScale float32, zp int32) {
 	checkLen("QuantizeF32S8", len(dst), len(src))
-	z := int64(zp)
-	for i, x := range src {
-		dst[i] = int8(quantizeOne(x, invScale, z, -128, 127))
-	}
+	quantS8(dst, src, invScale, zp)
 }
 
 // QuantizeF32S32 quantizes src to qint32: dst[i] = clamp(zp + rne(f32(src[i]·invScale)), −2³¹, 2³¹−1).
@@ -77,11 +122,8 @@ func QuantizePerChannelF32U8(dst []uint8, src []float32, invScales []float32, zp
 	i := 0
 	for o := 0; o < outer; o++ {
 		for c := 0; c < channels; c++ {
-			inv, z := invScales[c], int64(zps[c])
-			for _, x := range src[i : i+inner] {
-				dst[i] = uint8(quantizeOne(x, inv, z, 0, 255))
-				i++
-			}
+			quantU8(dst[i:i+inner], src[i:i+inner], invScales[c], zps[c])
+			i += inner
 		}
 	}
 }
@@ -93,11 +135,8 @@ func QuantizePerChannelF32S8(dst []int8, src []float32, invScales []float32, zps
 	i := 0
 	for o := 0; o < outer; o++ {
 		for c := 0; c < channels; c++ {
-			inv, z := invScales[c], int64(zps[c])
-			for _, x := range src[i : i+inner] {
-				dst[i] = int8(quantizeOne(x, inv, z, -128, 127))
-				i++
-			}
+			quantS8(dst[i:i+inner], src[i:i+inner], invScales[c], zps[c])
+			i += inner
 		}
 	}
 }
@@ -106,17 +145,13 @@ func QuantizePerChannelF32S8(dst []int8, src []float32, invScales []float32, zps
 // counterpart: dequantize of a per-tensor quint8 tensor.
 func DequantizeU8F32(dst []float32, src []uint8, scale float32, zp int32) {
 	checkLen("DequantizeU8F32", len(dst), len(src))
-	for i, q := range src {
-		dst[i] = float32(int32(q)-zp) * scale
-	}
+	dequantU8(dst, src, scale, zp)
 }
 
 // DequantizeS8F32 computes dst[i] = f32(f32(src[i] − zp)·scale) for qint8.
 func DequantizeS8F32(dst []float32, src []int8, scale float32, zp int32) {
 	checkLen("DequantizeS8F32", len(dst), len(src))
-	for i, q := range src {
-		dst[i] = float32(int32(q)-zp) * scale
-	}
+	dequantS8(dst, src, scale, zp)
 }
 
 // DequantizeS32F32 computes dst[i] = f32(f32(src[i] − zp)·scale) for
@@ -136,11 +171,8 @@ func DequantizePerChannelU8F32(dst []float32, src []uint8, scales []float32, zps
 	i := 0
 	for o := 0; o < outer; o++ {
 		for c := 0; c < channels; c++ {
-			s, z := scales[c], zps[c]
-			for _, q := range src[i : i+inner] {
-				dst[i] = float32(int32(q)-z) * s
-				i++
-			}
+			dequantU8(dst[i:i+inner], src[i:i+inner], scales[c], zps[c])
+			i += inner
 		}
 	}
 }
@@ -152,11 +184,8 @@ func DequantizePerChannelS8F32(dst []float32, src []int8, scales []float32, zps 
 	i := 0
 	for o := 0; o < outer; o++ {
 		for c := 0; c < channels; c++ {
-			s, z := scales[c], zps[c]
-			for _, q := range src[i : i+inner] {
-				dst[i] = float32(int32(q)-z) * s
-				i++
-			}
+			dequantS8(dst[i:i+inner], src[i:i+inner], scales[c], zps[c])
+			i += inner
 		}
 	}
 }

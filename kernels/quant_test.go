@@ -33,7 +33,23 @@ func quantInputs(r *rand.Rand, scale float32) []float32 {
 	return out
 }
 
-func TestQuantizeMatchesQdtype(t *testing.T) {
+// forPaths runs f once per kernel path this CPU and build can run.
+func forPaths(t *testing.T, f func(t *testing.T)) {
+	prev := Path()
+	defer SetPath(prev)
+	for _, p := range Paths() {
+		if err := SetPath(p); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(p, f)
+	}
+}
+
+func TestQuantizeMatchesQdtype(t *testing.T) { forPaths(t, testQuantize) }
+
+func TestQuantizePerChannelMatchesQdtype(t *testing.T) { forPaths(t, testQuantizePerChannel) }
+
+func testQuantize(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
 	for _, scale := range []float64{0.1, 1, 0.0123, 1e-6, 3.7} {
 		inv := qdtype.InvScale(scale)
@@ -87,9 +103,9 @@ func TestQuantizeMatchesQdtype(t *testing.T) {
 	}
 }
 
-func TestQuantizePerChannelMatchesQdtype(t *testing.T) {
+func testQuantizePerChannel(t *testing.T) {
 	r := rand.New(rand.NewSource(4))
-	outer, ch, inner := 3, 5, 7
+	outer, ch, inner := 3, 5, 37
 	scales := []float64{0.1, 0.02, 1, 3e-5, 0.7}
 	inv := make([]float32, ch)
 	sc := make([]float32, ch)
