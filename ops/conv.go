@@ -314,6 +314,26 @@ func Conv2dWithWeights(x, w *qtensor.QTensor, bias *tensor.Dense, opt ConvOption
 	return Conv2d(x, p, scale, zeroPoint)
 }
 
+// Conv1dWithWeights packs w and bias with opt and calls Conv1d
+// (torch.nn.quantized.functional.conv1d).
+func Conv1dWithWeights(x, w *qtensor.QTensor, bias *tensor.Dense, opt ConvOptions, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
+	p, err := PrepackConv1d(w, bias, opt)
+	if err != nil {
+		return nil, err
+	}
+	return Conv1d(x, p, scale, zeroPoint)
+}
+
+// Conv3dWithWeights packs w and bias with opt and calls Conv3d
+// (torch.nn.quantized.functional.conv3d).
+func Conv3dWithWeights(x, w *qtensor.QTensor, bias *tensor.Dense, opt ConvOptions, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
+	p, err := PrepackConv3d(w, bias, opt)
+	if err != nil {
+		return nil, err
+	}
+	return Conv3d(x, p, scale, zeroPoint)
+}
+
 // convInput validates x for a packed convolution of p.dims spatial
 // dimensions and returns its data, qparams, batch and (D, H, W) sizes.
 func convInput(op string, dims int, x *qtensor.QTensor, p *PackedConv) (xd []uint8, sx float64, zx int32, n int, in [3]int, err error) {

@@ -463,3 +463,46 @@ func TestConvThreadCountInvariant(t *testing.T) {
 		}
 	}
 }
+
+// TestWithWeightsForms checks the functional (x, w, b) forms against
+// prepacking plus the packed op.
+func TestWithWeightsForms(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	opt := ConvOptions{Stride: []int{2}, Padding: []int{1}}
+	b := h5RandBias(r, 4)
+	type form struct {
+		name   string
+		x, w   *qtensor.QTensor
+		pack   h5PackFn
+		run    h5ConvFn
+		direct func(x, w *qtensor.QTensor, b *tensor.Dense, o ConvOptions, s float64, z int64) (*qtensor.QTensor, error)
+	}
+	for _, f := range []form{
+		{"conv1d", h5RandQ(r, []int{2, 3, 9}, qdtype.QUInt8Dtype, -1, 0), h5RandQ(r, []int{4, 3, 3}, qdtype.QInt8Dtype, 0, 0), PrepackConv1d, Conv1d, Conv1dWithWeights},
+		{"conv2d", h5RandQ(r, []int{1, 3, 7, 6}, qdtype.QUInt8Dtype, -1, 0), h5RandQ(r, []int{4, 3, 3, 3}, qdtype.QInt8Dtype, -1, 0), PrepackConv2d, Conv2d, Conv2dWithWeights},
+		{"conv3d", h5RandQ(r, []int{1, 3, 4, 5, 4}, qdtype.QUInt8Dtype, -1, 0), h5RandQ(r, []int{4, 3, 2, 3, 2}, qdtype.QInt8Dtype, 0, 0), PrepackConv3d, Conv3d, Conv3dWithWeights},
+		{"conv_transpose1d", h5RandQ(r, []int{1, 3, 5}, qdtype.QUInt8Dtype, -1, 0), h5RandQ(r, []int{3, 4, 3}, qdtype.QInt8Dtype, -1, 0), PrepackConvTranspose1d, ConvTranspose1d, ConvTranspose1dWithWeights},
+		{"conv_transpose2d", h5RandQ(r, []int{1, 3, 4, 3}, qdtype.QUInt8Dtype, -1, 0), h5RandQ(r, []int{3, 4, 2, 2}, qdtype.QInt8Dtype, 1, 0), PrepackConvTranspose2d, ConvTranspose2d, ConvTranspose2dWithWeights},
+	} {
+		p, err := f.pack(f.w, b, opt)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		want, err := f.run(f.x, p, 0.07, 120)
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		got, err := f.direct(f.x, f.w, b, opt, 0.07, 120)
+		if err != nil || fmt.Sprint(got.Ints()) != fmt.Sprint(want.Ints()) {
+			t.Fatalf("%s: functional form differs (%v)", f.name, err)
+		}
+	}
+	x := h5RandFloat(r, []int{3, 5}, 1)
+	w := h5RandQ(r, []int{4, 5}, qdtype.QInt8Dtype, 0, 0)
+	p, _ := PrepackLinear(w, b)
+	want, _ := LinearDynamic(x, p, true)
+	got, err := LinearDynamicWithWeights(x, w, b, true)
+	if err != nil || fmt.Sprint(got.Float32s()) != fmt.Sprint(want.Float32s()) {
+		t.Fatalf("LinearDynamicWithWeights differs (%v)", err)
+	}
+}

@@ -43,6 +43,28 @@ func ConvTranspose2d(x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint
 	return convTranspose("conv_transpose2d", 2, x, p, scale, zeroPoint)
 }
 
+// ConvTranspose1dWithWeights packs w and bias with opt and calls
+// ConvTranspose1d. Pack once with PrepackConvTranspose1d when the weights
+// are reused.
+func ConvTranspose1dWithWeights(x, w *qtensor.QTensor, bias *tensor.Dense, opt ConvOptions, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
+	p, err := PrepackConvTranspose1d(w, bias, opt)
+	if err != nil {
+		return nil, err
+	}
+	return ConvTranspose1d(x, p, scale, zeroPoint)
+}
+
+// ConvTranspose2dWithWeights packs w and bias with opt and calls
+// ConvTranspose2d. Pack once with PrepackConvTranspose2d when the weights
+// are reused.
+func ConvTranspose2dWithWeights(x, w *qtensor.QTensor, bias *tensor.Dense, opt ConvOptions, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
+	p, err := PrepackConvTranspose2d(w, bias, opt)
+	if err != nil {
+		return nil, err
+	}
+	return ConvTranspose2d(x, p, scale, zeroPoint)
+}
+
 func convTranspose(op string, dims int, x *qtensor.QTensor, p *PackedConv, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
 	xd, sx, zx, n, in, err := convInput(op, dims, x, p)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
+	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/tensor"
 )
 
@@ -39,6 +40,16 @@ func LinearDynamic(x *tensor.Dense, p *PackedLinear, reduceRange bool) (*tensor.
 		return nil, err
 	}
 	return float32Dense(linearOutShape(shape, p.n), y), nil
+}
+
+// LinearDynamicWithWeights packs the qint8 weight w and bias and calls
+// LinearDynamic. Pack once with PrepackLinear when the weights are reused.
+func LinearDynamicWithWeights(x *tensor.Dense, w *qtensor.QTensor, bias *tensor.Dense, reduceRange bool) (*tensor.Dense, error) {
+	p, err := PrepackLinear(w, bias)
+	if err != nil {
+		return nil, err
+	}
+	return LinearDynamic(x, p, reduceRange)
 }
 
 // dynInput validates a float32 input whose last dimension is k.
