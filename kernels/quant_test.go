@@ -165,3 +165,21 @@ func FuzzQuantizeF32U8(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkQuantizeF32U8 reports elements per second on each path:
+// size=N/impl=path.
+func BenchmarkQuantizeF32U8(b *testing.B) {
+	prev := Path()
+	defer SetPath(prev)
+	src := quantInputs(rand.New(rand.NewSource(1)), 0.1)[:1024]
+	dst := make([]uint8, len(src))
+	for _, p := range Paths() {
+		SetPath(p)
+		b.Run("size=1024/impl="+p, func(b *testing.B) {
+			b.SetBytes(int64(4 * len(src)))
+			for b.Loop() {
+				QuantizeF32U8(dst, src, 10, 128)
+			}
+		})
+	}
+}
