@@ -131,8 +131,9 @@ func TestReshapeFlattenKeepQParams(t *testing.T) {
 	checkUnary(t, pt, want, func(n *gorgonia.Node) (*gorgonia.Node, error) { return QReshape(n, -1) })
 }
 
-// TestReadAcrossRuns checks gorgonia.Read on a quantized node: the value it
-// delivers is a copy that later runs do not overwrite.
+// TestReadAcrossRuns checks gorgonia.Read on a quantized node: it delivers a
+// copy of the register (Gorgonia reuses that copy, overwriting it, on the
+// next run).
 func TestReadAcrossRuns(t *testing.T) {
 	g := gorgonia.NewGraph()
 	x := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(3), gorgonia.WithName("x"))
@@ -152,7 +153,6 @@ func TestReadAcrossRuns(t *testing.T) {
 	m := gorgonia.NewTapeMachine(g)
 	defer m.Close()
 	var got []string
-	var first *tensor.Dense
 	for _, in := range [][]float32{{-1, 1, 2}, {3, -3, 0.5}} {
 		if err := gorgonia.Let(x, tensor.New(tensor.WithBacking(in))); err != nil {
 			t.Fatal(err)
@@ -165,12 +165,12 @@ func TestReadAcrossRuns(t *testing.T) {
 			t.Fatalf("Read gave dtype %v", d.Dtype())
 		}
 		got = append(got, fmt.Sprint(d.Int8s()))
-		if first == nil {
-			first = d
+		if overlaps(d, r.Value().(*tensor.Dense)) {
+			t.Fatal("Read value shares the node's register")
 		}
 		m.Reset()
 	}
-	if got[0] != "[0 2 4]" || got[1] != "[6 0 1]" || fmt.Sprint(first.Int8s()) != "[0 2 4]" {
-		t.Fatalf("Read values %v, first run's value now %v", got, first.Int8s())
+	if got[0] != "[0 2 4]" || got[1] != "[6 0 1]" {
+		t.Fatalf("Read values %v", got)
 	}
 }
