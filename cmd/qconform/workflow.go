@@ -344,4 +344,3 @@ func runEagerDynamic(c *Case) ([]*Tensor, error) {
 	}
 	return []*Tensor{yt}, nil
 }
-
