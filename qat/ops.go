@@ -83,106 +83,135 @@ func outGrad(op string, n *gorgonia.Node) ([]float32, error) {
 	return d, err
 }
 
-// rstd32 is torch.sqrt(running_var + eps) in float32.
+// std32 is torch.sqrt(running_var + eps) in float32.
 func std32(v float32, eps float64) float32 {
 	return float32(math.Sqrt(float64(float32(v + float32(eps)))))
 }
 
 // ---- scale factor ----
 
-// sfOp is scale_factor = γ / sqrt(running_var + eps) (inputs γ, running_var).
-type sfOp struct{ eps float64 }
+// stdOp is running_std = sqrt(running_var + eps), a value of the forward
+// pass: the batch norm that follows updates running_var in place during
+// the same run, so the gradient must not read running_var again.
+type stdOp struct{ eps float64 }
 
-// sfGradOp is dγ = dsf / sqrt(running_var + eps) (inputs dsf, running_var).
-type sfGradOp struct{ eps float64 }
+// vdivOp is a / b elementwise on vectors with a gradient to a only:
+// scale_factor = γ / running_std, and its own gradient dγ = dsf / running_std.
+type vdivOp struct{}
 
 func scaleFactor(gamma, rv *gorgonia.Node, eps float64) (*gorgonia.Node, error) {
 	if !gamma.Shape().Eq(rv.Shape()) || gamma.Shape().Dims() != 1 {
 		return nil, fmt.Errorf("qat: scale_factor: weight %v and running var %v must be equal vectors", gamma.Shape(), rv.Shape())
 	}
-	return gorgonia.ApplyOp(sfOp{eps}, gamma, rv)
+	std, err := gorgonia.ApplyOp(stdOp{eps}, rv)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.ApplyOp(vdivOp{}, gamma, std)
 }
 
-func vecFn() hm.Type {
-	a := hm.TypeVariable('a')
-	return hm.NewFnType(a, a, a)
+func vecFn(n int) hm.Type {
+	t := make(hm.Types, n+1)
+	for i := range t {
+		t[i] = f32T(1)
+	}
+	return hm.NewFnType(t...)
 }
 
-func (op sfOp) Arity() int    { return 2 }
-func (op sfOp) Type() hm.Type { return vecFn() }
-func (op sfOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+// f32T is the Gorgonia type of a float32 tensor of rank d ≥ 1.
+func f32T(d int) hm.Type { return gorgonia.TensorType{Dims: d, Of: tensor.Float32} }
+
+func (op stdOp) Arity() int    { return 1 }
+func (op stdOp) Type() hm.Type { return vecFn(1) }
+func (op stdOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0])
 }
-func (op sfOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
-	return sfDo("scale_factor", op.eps, in)
+func (op stdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	if len(in) != 1 {
+		return nil, fmt.Errorf("qat: running_std: got %d inputs, want 1", len(in))
+	}
+	v, s, err := f32s("running_std", in[0])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, len(v))
+	for i := range out {
+		out[i] = std32(v[i], op.eps)
+	}
+	return newDense(s, out), nil
 }
-func (op sfOp) ReturnsPtr() bool      { return false }
-func (op sfOp) CallsExtern() bool     { return false }
-func (op sfOp) OverwritesInput() int  { return -1 }
-func (op sfOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "qat.scale_factor:%v", op.eps) }
-func (op sfOp) Hashcode() uint32      { return hashOf(op) }
-func (op sfOp) String() string        { return fmt.Sprintf("scale_factor(eps=%g)", op.eps) }
-func (op sfOp) DiffWRT(int) []bool    { return []bool{true, false} }
-func (op sfOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	dg, err := gorgonia.ApplyOp(sfGradOp(op), grad, inputs[1])
+func (op stdOp) ReturnsPtr() bool      { return false }
+func (op stdOp) CallsExtern() bool     { return false }
+func (op stdOp) OverwritesInput() int  { return -1 }
+func (op stdOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "qat.running_std:%v", op.eps) }
+func (op stdOp) Hashcode() uint32      { return hashOf(op) }
+func (op stdOp) String() string        { return fmt.Sprintf("running_std(eps=%g)", op.eps) }
+func (op stdOp) DiffWRT(int) []bool    { return []bool{false} }
+func (op stdOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	return gorgonia.Nodes{nil}, nil
+}
+func (op stdOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) error {
+	return nil
+}
+
+func (op vdivOp) Arity() int    { return 2 }
+func (op vdivOp) Type() hm.Type { return vecFn(2) }
+func (op vdivOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return shapeOf(in[0])
+}
+func (op vdivOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	if len(in) != 2 {
+		return nil, fmt.Errorf("qat: scale_factor: got %d inputs, want 2", len(in))
+	}
+	a, sa, err := f32s("scale_factor", in[0])
+	if err != nil {
+		return nil, err
+	}
+	b, sb, err := f32s("scale_factor", in[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(a) != len(b) {
+		return nil, fmt.Errorf("qat: scale_factor: shapes %v and %v differ", sa, sb)
+	}
+	return newDense(sa, vdiv(a, b)), nil
+}
+
+func vdiv(a, b []float32) []float32 {
+	out := make([]float32, len(a))
+	for i := range out {
+		out[i] = a[i] / b[i]
+	}
+	return out
+}
+
+func (op vdivOp) ReturnsPtr() bool      { return false }
+func (op vdivOp) CallsExtern() bool     { return false }
+func (op vdivOp) OverwritesInput() int  { return -1 }
+func (op vdivOp) WriteHash(h hash.Hash) { fmt.Fprint(h, "qat.vdiv") }
+func (op vdivOp) Hashcode() uint32      { return hashOf(op) }
+func (op vdivOp) String() string        { return "scale_factor" }
+func (op vdivOp) DiffWRT(int) []bool    { return []bool{true, false} }
+func (op vdivOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	dg, err := gorgonia.ApplyOp(op, grad, inputs[1])
 	if err != nil {
 		return nil, err
 	}
 	return gorgonia.Nodes{dg, nil}, nil
 }
-func (op sfOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) error {
+func (op vdivOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, output *gorgonia.Node) error {
 	g, err := outGrad("scale_factor", output)
 	if err != nil {
 		return err
 	}
-	d, err := sfDo("scale_factor grad", op.eps, []gorgonia.Value{newDense(tensor.Shape{len(g)}, g), inputs[1].Value()})
+	std, _, err := f32s("scale_factor", inputs[1].Value())
 	if err != nil {
 		return err
 	}
-	return accumulate("scale_factor", inputs[0], d.(*tensor.Dense).Float32s())
-}
-
-func (op sfGradOp) Arity() int    { return 2 }
-func (op sfGradOp) Type() hm.Type { return vecFn() }
-func (op sfGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
-	return shapeOf(in[0])
-}
-func (op sfGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
-	return sfDo("scale_factor grad", op.eps, in)
-}
-func (op sfGradOp) ReturnsPtr() bool      { return false }
-func (op sfGradOp) CallsExtern() bool     { return false }
-func (op sfGradOp) OverwritesInput() int  { return -1 }
-func (op sfGradOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "qat.scale_factor_grad:%v", op.eps) }
-func (op sfGradOp) Hashcode() uint32      { return hashOf(op) }
-func (op sfGradOp) String() string        { return fmt.Sprintf("scale_factor'(eps=%g)", op.eps) }
-func (op sfGradOp) DiffWRT(int) []bool    { return []bool{false, false} }
-func (op sfGradOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	return nil, fmt.Errorf("qat: scale_factor': second derivatives are not supported")
-}
-
-// sfDo computes a[c] / sqrt(rv[c] + eps) for both the forward (a = γ) and
-// the gradient (a = dsf).
-func sfDo(op string, eps float64, in []gorgonia.Value) (gorgonia.Value, error) {
-	if len(in) != 2 {
-		return nil, fmt.Errorf("qat: %s: got %d inputs, want 2", op, len(in))
+	if len(std) != len(g) {
+		return fmt.Errorf("qat: scale_factor: gradient has %d elements, want %d", len(g), len(std))
 	}
-	a, sa, err := f32s(op, in[0])
-	if err != nil {
-		return nil, err
-	}
-	rv, sr, err := f32s(op, in[1])
-	if err != nil {
-		return nil, err
-	}
-	if len(a) != len(rv) {
-		return nil, fmt.Errorf("qat: %s: shapes %v and %v differ", op, sa, sr)
-	}
-	out := make([]float32, len(a))
-	for i := range out {
-		out[i] = a[i] / std32(rv[i], eps)
-	}
-	return newDense(sa, out), nil
+	return accumulate("scale_factor", inputs[0], vdiv(g, std))
 }
 
 func shapeOf(d gorgonia.DimSizer) (tensor.Shape, error) {
@@ -200,6 +229,7 @@ func shapeOf(d gorgonia.DimSizer) (tensor.Shape, error) {
 type chanOp struct {
 	kind chanKind
 	axis int
+	xd   int // rank of x
 }
 
 // chanGradOp is the gradient of chanOp with respect to v (inputs dy, x, v).
@@ -217,7 +247,7 @@ func channel(x, v *gorgonia.Node, kind chanKind, axis int) (*gorgonia.Node, erro
 	if x.Dtype() != tensor.Float32 || v.Dtype() != tensor.Float32 {
 		return nil, fmt.Errorf("qat: channel %s: dtypes %v and %v, want float32", chanNames[kind], x.Dtype(), v.Dtype())
 	}
-	return gorgonia.ApplyOp(chanOp{kind, axis}, x, v)
+	return gorgonia.ApplyOp(chanOp{kind, axis, s.Dims()}, x, v)
 }
 
 func splitDims(s tensor.Shape, axis int) (A, C, B int) {
@@ -234,8 +264,7 @@ func splitDims(s tensor.Shape, axis int) (A, C, B int) {
 func (op chanOp) name() string { return "channel " + chanNames[op.kind] }
 func (op chanOp) Arity() int   { return 2 }
 func (op chanOp) Type() hm.Type {
-	a, b := hm.TypeVariable('a'), hm.TypeVariable('b')
-	return hm.NewFnType(a, b, a)
+	return hm.NewFnType(f32T(op.xd), f32T(1), f32T(op.xd))
 }
 func (op chanOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) { return shapeOf(in[0]) }
 func (op chanOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
@@ -317,19 +346,21 @@ func chanGradV(g, x, v []float32, s tensor.Shape, axis int, kind chanKind) []flo
 	return out
 }
 
-func (op chanOp) ReturnsPtr() bool      { return false }
-func (op chanOp) CallsExtern() bool     { return false }
-func (op chanOp) OverwritesInput() int  { return -1 }
-func (op chanOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "qat.channel:%d:%d", op.kind, op.axis) }
-func (op chanOp) Hashcode() uint32      { return hashOf(op) }
-func (op chanOp) String() string        { return fmt.Sprintf("%s[axis %d]", op.name(), op.axis) }
-func (op chanOp) DiffWRT(int) []bool    { return []bool{true, true} }
+func (op chanOp) ReturnsPtr() bool     { return false }
+func (op chanOp) CallsExtern() bool    { return false }
+func (op chanOp) OverwritesInput() int { return -1 }
+func (op chanOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "qat.channel:%d:%d:%d", op.kind, op.axis, op.xd)
+}
+func (op chanOp) Hashcode() uint32   { return hashOf(op) }
+func (op chanOp) String() string     { return fmt.Sprintf("%s[axis %d]", op.name(), op.axis) }
+func (op chanOp) DiffWRT(int) []bool { return []bool{true, true} }
 func (op chanOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	x, v := inputs[0], inputs[1]
 	dx := grad
 	var err error
 	if op.kind != chanAdd {
-		if dx, err = gorgonia.ApplyOp(chanOp{op.kind, op.axis}, grad, v); err != nil {
+		if dx, err = gorgonia.ApplyOp(op, grad, v); err != nil {
 			return nil, err
 		}
 	}
@@ -368,8 +399,7 @@ func (op chanOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, ou
 
 func (op chanGradOp) Arity() int { return 3 }
 func (op chanGradOp) Type() hm.Type {
-	a, b := hm.TypeVariable('a'), hm.TypeVariable('b')
-	return hm.NewFnType(a, a, b, b)
+	return hm.NewFnType(f32T(op.xd), f32T(op.xd), f32T(1), f32T(1))
 }
 func (op chanGradOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[2])
@@ -400,7 +430,7 @@ func (op chanGradOp) ReturnsPtr() bool     { return false }
 func (op chanGradOp) CallsExtern() bool    { return false }
 func (op chanGradOp) OverwritesInput() int { return -1 }
 func (op chanGradOp) WriteHash(h hash.Hash) {
-	fmt.Fprintf(h, "qat.channel_grad:%d:%d", op.kind, op.axis)
+	fmt.Fprintf(h, "qat.channel_grad:%d:%d:%d", op.kind, op.axis, op.xd)
 }
 func (op chanGradOp) Hashcode() uint32   { return hashOf(op) }
 func (op chanGradOp) String() string     { return chanOp(op).String() + "'" }
