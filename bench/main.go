@@ -8,7 +8,9 @@
 //
 // For each workload and thread count it warms every implementation up, then
 // runs trials (each at least -min-ms long) in rotating order and reports the
-// median trial as GOPS = 2·MACs / second, with ratios. Numbers are only
+// median trial as GOPS = 2·MACs / second, with ratios; single-threaded rows
+// also get a line computed from process CPU time per call, which a busy
+// shared machine distorts less than wall time. Numbers are only
 // comparable within one run on one machine; the CPU model and the kernel
 // path are printed with them.
 package main
@@ -26,7 +28,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/ops"
@@ -77,8 +81,11 @@ var workloads = []workload{
 // impl runs one implementation of a workload; trial returns seconds per call.
 type impl struct {
 	name  string
-	trial func(threads int, minDur time.Duration) (float64, error)
+	trial func(threads int, minDur time.Duration) (timing, error)
 }
+
+// timing is one trial: wall-clock and process CPU seconds per call.
+type timing struct{ wall, cpu float64 }
 
 func randDense(r *rand.Rand, scale float32, shape ...int) *tensor.Dense {
 	n := 1
@@ -102,25 +109,35 @@ func maxAbs(d *tensor.Dense) float64 {
 
 // goTrial times f in a loop of at least minDur, with GOMAXPROCS and the
 // kernels' thread count set to threads.
-func goTrial(f func() error) func(int, time.Duration) (float64, error) {
-	return func(threads int, minDur time.Duration) (float64, error) {
+func goTrial(f func() error) func(int, time.Duration) (timing, error) {
+	return func(threads int, minDur time.Duration) (timing, error) {
 		runtime.GOMAXPROCS(threads)
 		kernels.SetThreads(threads)
 		if err := f(); err != nil {
-			return 0, err
+			return timing{}, err
 		}
 		calls := 0
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU()
 		for {
 			if err := f(); err != nil {
-				return 0, err
+				return timing{}, err
 			}
 			calls++
 			if el := time.Since(start); el >= minDur {
-				return el.Seconds() / float64(calls), nil
+				return timing{el.Seconds() / float64(calls), (processCPU() - cpu0).Seconds() / float64(calls)}, nil
 			}
 		}
 	}
+}
+
+// processCPU returns the CPU time of the whole process (all threads, the
+// garbage collector included); zero where the clock is unavailable.
+func processCPU() time.Duration {
+	var ts syscall.Timespec
+	if _, _, e := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 2 /* CLOCK_PROCESS_CPUTIME_ID */, uintptr(unsafe.Pointer(&ts)), 0); e != 0 {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // qgorgoniaImpl is int8 through package ops: quint8 input (scale 0.05, zero
@@ -244,14 +261,15 @@ func (s *torchServer) impls(w workload) ([]*impl, error) {
 	}
 	var out []*impl
 	for _, name := range []string{"torch_int8_onednn", "torch_f32"} {
-		out = append(out, &impl{name: name, trial: func(threads int, minDur time.Duration) (float64, error) {
+		out = append(out, &impl{name: name, trial: func(threads int, minDur time.Duration) (timing, error) {
 			resp, err := s.call(map[string]any{"cmd": "trial", "workload": w.Name, "impl": name,
 				"threads": threads, "min_ms": minDur.Seconds() * 1e3})
 			if err != nil {
-				return 0, err
+				return timing{}, err
 			}
 			v, _ := resp["seconds_per_call"].(float64)
-			return v, nil
+			c, _ := resp["cpu_seconds_per_call"].(float64)
+			return timing{v, c}, nil
 		}})
 	}
 	return out, nil
@@ -277,8 +295,12 @@ type result struct {
 	Threads  int     `json:"threads"`
 	GOPS     float64 `json:"gops"`      // median trial
 	GOPSBest float64 `json:"gops_best"` // fastest trial (noise only slows trials down)
-	MsPerOp  float64 `json:"ms_per_call"`
-	Path     string  `json:"kernel_path,omitempty"`
+	// GOPSCPU uses the median process CPU time per call instead of wall
+	// time (single-threaded runs only): robust to preemption by other
+	// processes on a shared machine, not to their cache pollution.
+	GOPSCPU float64 `json:"gops_cpu,omitempty"`
+	MsPerOp float64 `json:"ms_per_call"`
+	Path    string  `json:"kernel_path,omitempty"`
 }
 
 func main() {
@@ -361,6 +383,7 @@ func main() {
 		}
 		for _, th := range threadCounts {
 			times := make([][]float64, len(impls))
+			cpus := make([][]float64, len(impls))
 			failed := make([]bool, len(impls))
 			for round := -1; round < *trials; round++ { // round −1 warms up
 				for o := range impls {
@@ -372,18 +395,20 @@ func main() {
 					if round < 0 {
 						d = minDur / 2
 					}
-					s, err := impls[i].trial(th, d)
+					tm, err := impls[i].trial(th, d)
 					if err != nil {
 						fmt.Fprintf(os.Stderr, "bench: %s %s: %v\n", w.Name, impls[i].name, err)
 						failed[i] = true
 						continue
 					}
 					if round >= 0 {
-						times[i] = append(times[i], s)
+						times[i] = append(times[i], tm.wall)
+						cpus[i] = append(cpus[i], tm.cpu)
 					}
 				}
 			}
 			gops := map[string]float64{}
+			gopsCPU := map[string]float64{}
 			for i, im := range impls {
 				if failed[i] || len(times[i]) == 0 {
 					continue
@@ -391,9 +416,13 @@ func main() {
 				slices.Sort(times[i])
 				med := times[i][len(times[i])/2]
 				gops[im.name] = 2 * w.macs() / med / 1e9
+				slices.Sort(cpus[i])
+				if c := cpus[i][len(cpus[i])/2]; th == 1 && c > 0 {
+					gopsCPU[im.name] = 2 * w.macs() / c / 1e9
+				}
 				if jf != nil {
 					res := result{Workload: w.Name, Impl: im.name, Threads: th, GOPS: gops[im.name],
-						GOPSBest: 2 * w.macs() / times[i][0] / 1e9, MsPerOp: med * 1e3}
+						GOPSBest: 2 * w.macs() / times[i][0] / 1e9, GOPSCPU: gopsCPU[im.name], MsPerOp: med * 1e3}
 					if im.name == "qgorgonia_int8" {
 						res.Path = kernels.Path()
 					}
@@ -415,6 +444,11 @@ func main() {
 			}
 			fmt.Printf("%-22s %3d %15s %13s %18s %10s %12s %12s\n", w.Name, th, cell("qgorgonia_int8"), cell("gorgonia_f32"),
 				cell("torch_int8_onednn"), cell("torch_f32"), ratio("qgorgonia_int8", "torch_int8_onednn"), ratio("qgorgonia_int8", "gorgonia_f32"))
+			if len(gopsCPU) > 0 {
+				gops = gopsCPU
+				fmt.Printf("%-22s %3s %15s %13s %18s %10s %12s %12s\n", "  (CPU-time GOPS)", "", cell("qgorgonia_int8"), cell("gorgonia_f32"),
+					cell("torch_int8_onednn"), cell("torch_f32"), ratio("qgorgonia_int8", "torch_int8_onednn"), ratio("qgorgonia_int8", "gorgonia_f32"))
+			}
 		}
 	}
 	runtime.GOMAXPROCS(runtime.NumCPU())

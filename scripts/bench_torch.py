@@ -8,7 +8,8 @@ with its own. Commands:
   {"cmd": "hello"}  -> {"torch": version, "engines": [...], "threads": n}
   {"cmd": "setup", "workload": name, "spec": {...}}  -> {"ok": true}
   {"cmd": "trial", "workload": name, "impl": impl, "threads": n, "min_ms": t}
-      -> {"seconds_per_call": s, "calls": c}
+      -> {"seconds_per_call": s, "cpu_seconds_per_call": c, "calls": n}
+         (wall-clock and process CPU time per call)
 
 Impls: torch_int8_onednn (static quantized linear/conv on the onednn engine:
 quint8 activations, qint8 per-tensor symmetric weights, float bias, quint8
@@ -61,14 +62,15 @@ def trial(name, impl, threads, min_ms):
     with torch.no_grad():
         f()
         calls = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while True:
             f()
             calls += 1
             el = time.perf_counter() - t0
             if el * 1e3 >= min_ms:
                 break
-    return {"seconds_per_call": el / calls, "calls": calls}
+        cpu = time.process_time() - c0
+    return {"seconds_per_call": el / calls, "cpu_seconds_per_call": cpu / calls, "calls": calls}
 
 
 def main():
