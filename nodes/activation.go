@@ -106,3 +106,36 @@ func QSigmoid(x *gorgonia.Node) (*gorgonia.Node, error) {
 func QTanh(x *gorgonia.Node) (*gorgonia.Node, error) {
 	return elementwise("QTanh", "", x, ops.Tanh)
 }
+
+// QMapFloat returns a node computing ops.MapFloat: an arbitrary float32
+// function applied elementwise as quantize(f(dequantize(q))) with output
+// qparams (scale, zeroPoint), through a 256-entry table; the pattern of
+// PyTorch's quantized unary kernels (e.g. F.gelu). f must be a pure
+// function. Because functions cannot be compared, every QMapFloat node
+// hashes uniquely. Errors (at build time): nil f, bad input, invalid output
+// qparams.
+func QMapFloat(x *gorgonia.Node, scale float64, zeroPoint int64, f func(float32) float32) (*gorgonia.Node, error) {
+	const name = "QMapFloat"
+	if f == nil {
+		return nil, fmt.Errorf("nodes: %s: nil function", name)
+	}
+	in, err := quantPort(name, "input", x, qdtype.QUInt8Dtype, qdtype.QInt8Dtype)
+	if err != nil {
+		return nil, err
+	}
+	if err := perTensor(name, "input", in); err != nil {
+		return nil, err
+	}
+	shape := in.shape.Clone()
+	n, _, err := build(spec{
+		name: name, params: fmt.Sprintf("scale=%g zero_point=%d", scale, zeroPoint), stateful: true,
+		ins: []port{in}, children: []*gorgonia.Node{x},
+		probe:    []tensor.Shape{{1}},
+		outShape: func(tensor.Shape) tensor.Shape { return shape.Clone() },
+		fn: func(a []operand) (operand, error) {
+			q, err := ops.MapFloat(a[0].q, scale, zeroPoint, f)
+			return operand{q: q}, err
+		},
+	})
+	return n, err
+}

@@ -1,6 +1,7 @@
 package nodes
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
@@ -9,6 +10,9 @@ import (
 	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/gorgonia"
 )
+
+// gel is a smooth test function for QMapFloat.
+func gel(v float32) float32 { return v / (1 + float32(math.Exp(float64(-1.702*v)))) }
 
 func TestActivationsMatchOps(t *testing.T) {
 	r := rand.New(rand.NewSource(4))
@@ -33,6 +37,8 @@ func TestActivationsMatchOps(t *testing.T) {
 			func(n *gorgonia.Node) (*gorgonia.Node, error) { return QHardswish(n, 0.025, 20) }},
 		{"sigmoid", ops.Sigmoid, QSigmoid},
 		{"tanh", ops.Tanh, QTanh},
+		{"gelu-like", func(q *qtensor.QTensor) (*qtensor.QTensor, error) { return ops.MapFloat(q, 0.02, 5, gel) },
+			func(n *gorgonia.Node) (*gorgonia.Node, error) { return QMapFloat(n, 0.02, 5, gel) }},
 	}
 	for _, qp := range []qdtype.QParams{mustQP(qdtype.QUInt8Dtype, 0.05, 128), mustQP(qdtype.QInt8Dtype, 0.04, -3)} {
 		x := randQ(t, r, qp, 2, 3, 7)

@@ -114,3 +114,16 @@ func QInterpolate(x *gorgonia.Node, size []int, scaleFactor []float64, mode stri
 			return ops.Interpolate(q, size, scaleFactor, mode, alignCorners)
 		})
 }
+
+// QUpsampleNearest returns a node computing ops.UpsampleNearest
+// (nn.UpsamplingNearest2d): QInterpolate with mode "nearest".
+func QUpsampleNearest(x *gorgonia.Node, size []int, scaleFactor []float64) (*gorgonia.Node, error) {
+	return QInterpolate(x, size, scaleFactor, "nearest", false)
+}
+
+// QUpsampleBilinear returns a node computing ops.UpsampleBilinear
+// (nn.UpsamplingBilinear2d): QInterpolate with mode "bilinear" and
+// align_corners true.
+func QUpsampleBilinear(x *gorgonia.Node, size []int, scaleFactor []float64) (*gorgonia.Node, error) {
+	return QInterpolate(x, size, scaleFactor, "bilinear", true)
+}
