@@ -88,14 +88,7 @@ func transposeBytes(dst, src []uint8, rows, cols, c0, c1 int) {
 	for ; r+8 <= rows; r += 8 {
 		c := c0
 		for ; c+8 <= c1; c += 8 {
-			var m [8]uint64
-			for k := range m {
-				m[k] = binary.LittleEndian.Uint64(src[(r+k)*cols+c:])
-			}
-			transpose8x8(&m)
-			for k := range m {
-				binary.LittleEndian.PutUint64(dst[(c+k)*rows+r:], m[k])
-			}
+			block8(dst, src, c*rows+r, rows, r*cols+c, cols)
 		}
 		for ; c < c1; c++ {
 			d := dst[c*rows+r : c*rows+r+8]
@@ -112,10 +105,10 @@ func transposeBytes(dst, src []uint8, rows, cols, c0, c1 int) {
 	}
 }
 
-// transpose8x8 transposes the 8×8 byte matrix whose row k is m[k] (byte j
-// of row k at bits 8j) by swapping 4×4, then 2×2, then 1×1 blocks.
-func transpose8x8(m *[8]uint64) {
-	m0, m1, m2, m3, m4, m5, m6, m7 := m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7]
+// transpose8x8 transposes the 8×8 byte matrix whose row k is mk (byte j
+// of row k at bits 8j) by swapping 4×4, then 2×2, then 1×1 blocks. The
+// matrix travels in registers (eight arguments and eight results).
+func transpose8x8(m0, m1, m2, m3, m4, m5, m6, m7 uint64) (uint64, uint64, uint64, uint64, uint64, uint64, uint64, uint64) {
 	const lo4, hi4 = 0x00000000FFFFFFFF, 0xFFFFFFFF00000000
 	m0, m4 = m0&lo4|m4<<32, m0>>32|m4&hi4
 	m1, m5 = m1&lo4|m5<<32, m1>>32|m5&hi4
@@ -131,7 +124,24 @@ func transpose8x8(m *[8]uint64) {
 	m2, m3 = m2&lo1|(m3&lo1)<<8, (m2>>8)&lo1|m3&hi1
 	m4, m5 = m4&lo1|(m5&lo1)<<8, (m4>>8)&lo1|m5&hi1
 	m6, m7 = m6&lo1|(m7&lo1)<<8, (m6>>8)&lo1|m7&hi1
-	m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7] = m0, m1, m2, m3, m4, m5, m6, m7
+	return m0, m1, m2, m3, m4, m5, m6, m7
+}
+
+// block8 moves one 8×8 byte block: rows of src at s, s+ss, …, s+7·ss are
+// transposed into rows of dst at d, d+ds, …, d+7·ds.
+func block8(dst, src []uint8, d, ds, s, ss int) {
+	le := binary.LittleEndian
+	t0, t1, t2, t3, t4, t5, t6, t7 := transpose8x8(
+		le.Uint64(src[s:]), le.Uint64(src[s+ss:]), le.Uint64(src[s+2*ss:]), le.Uint64(src[s+3*ss:]),
+		le.Uint64(src[s+4*ss:]), le.Uint64(src[s+5*ss:]), le.Uint64(src[s+6*ss:]), le.Uint64(src[s+7*ss:]))
+	le.PutUint64(dst[d:], t0)
+	le.PutUint64(dst[d+ds:], t1)
+	le.PutUint64(dst[d+2*ds:], t2)
+	le.PutUint64(dst[d+3*ds:], t3)
+	le.PutUint64(dst[d+4*ds:], t4)
+	le.PutUint64(dst[d+5*ds:], t5)
+	le.PutUint64(dst[d+6*ds:], t6)
+	le.PutUint64(dst[d+7*ds:], t7)
 }
 
 // NHWCToNCHW is the inverse of NCHWToNHWC:
@@ -158,14 +168,7 @@ func transposeRows(dst, src []uint8, rows, cols, r0, r1 int) {
 	for ; c+8 <= cols; c += 8 {
 		r := r0
 		for ; r+8 <= r1; r += 8 {
-			var m [8]uint64
-			for k := range m {
-				m[k] = binary.LittleEndian.Uint64(src[(r+k)*cols+c:])
-			}
-			transpose8x8(&m)
-			for k := range m {
-				binary.LittleEndian.PutUint64(dst[(c+k)*rows+r:], m[k])
-			}
+			block8(dst, src, c*rows+r, rows, r*cols+c, cols)
 		}
 		for ; r < r1; r++ {
 			s := src[r*cols+c : r*cols+c+8]
@@ -243,25 +246,31 @@ func Im2ColNHWCRows(g *ConvGeom, n int, x []uint8, xZP uint8, r0, r1 int, col []
 // exactly rows [r0, r1). Runs of at most 16 bytes move as 8-byte words; a
 // word may spill past its run into bytes written later, never past col.
 func im2colContig(g *ConvGeom, x []uint8, xZP uint8, r0, r1 int, col []uint8) {
-	c := g.C
-	run := g.KW * c
+	// Local copies: the compiler cannot keep *g's fields in registers
+	// across the stores into col.
+	lC, lD, lH, lW := g.C, g.D, g.H, g.W
+	lKD, lKH, lKW := g.KD, g.KH, g.KW
+	lSD, lSH, lSW, lPD, lPH, lPW, lDD, lDH := g.SD, g.SH, g.SW, g.PD, g.PH, g.PW, g.DD, g.DH
+	lOD, lOH, lOW := g.OD, g.OH, g.OW
+	c := lC
+	run := lKW * c
 	inImg := g.InSpatial() * c
 	os := g.OutSpatial()
 	i, pos := r0/os, r0%os
-	od, oh, ow := pos/(g.OH*g.OW), pos/g.OW%g.OH, pos%g.OW
+	od, oh, ow := pos/(lOH*lOW), pos/lOW%lOH, pos%lOW
 	t := 0
 	for r := r0; r < r1; r++ {
 		img := x[i*inImg : (i+1)*inImg]
-		iw0 := ow*g.SW - g.PW
-		inW := iw0 >= 0 && iw0+g.KW <= g.W
-		for kd := 0; kd < g.KD; kd++ {
-			id := od*g.SD - g.PD + kd*g.DD
-			for kh := 0; kh < g.KH; kh++ {
-				ih := oh*g.SH - g.PH + kh*g.DH
-				inRow := id >= 0 && id < g.D && ih >= 0 && ih < g.H
+		iw0 := ow*lSW - lPW
+		inW := iw0 >= 0 && iw0+lKW <= lW
+		for kd := 0; kd < lKD; kd++ {
+			id := od*lSD - lPD + kd*lDD
+			for kh := 0; kh < lKH; kh++ {
+				ih := oh*lSH - lPH + kh*lDH
+				inRow := id >= 0 && id < lD && ih >= 0 && ih < lH
 				switch {
 				case inRow && inW:
-					s := ((id*g.H+ih)*g.W + iw0) * c
+					s := ((id*lH+ih)*lW + iw0) * c
 					switch {
 					case run <= 8 && t+8 <= len(col) && s+8 <= len(img):
 						binary.LittleEndian.PutUint64(col[t:], binary.LittleEndian.Uint64(img[s:]))
@@ -274,23 +283,23 @@ func im2colContig(g *ConvGeom, x []uint8, xZP uint8, r0, r1 int, col []uint8) {
 				case !inRow:
 					fill(col[t:t+run], xZP)
 				default:
-					kw0 := min(max(-iw0, 0), g.KW)
-					kw1 := max(min(g.W-iw0, g.KW), kw0)
+					kw0 := min(max(-iw0, 0), lKW)
+					kw1 := max(min(lW-iw0, lKW), kw0)
 					seg := col[t : t+run]
 					fill(seg[:kw0*c], xZP)
 					if kw1 > kw0 {
-						copy(seg[kw0*c:kw1*c], img[((id*g.H+ih)*g.W+iw0+kw0)*c:])
+						copy(seg[kw0*c:kw1*c], img[((id*lH+ih)*lW+iw0+kw0)*c:])
 					}
 					fill(seg[kw1*c:], xZP)
 				}
 				t += run
 			}
 		}
-		if ow++; ow == g.OW {
+		if ow++; ow == lOW {
 			ow = 0
-			if oh++; oh == g.OH {
+			if oh++; oh == lOH {
 				oh = 0
-				if od++; od == g.OD {
+				if od++; od == lOD {
 					od = 0
 					i++
 				}
