@@ -10,8 +10,9 @@ suite's case format (../shared/conformance/SCHEMA.md): one case per line with
 "id", "op", "attrs", "inputs" and "expect". The cases use other seeds and
 larger shapes than the public conformance set: 3-D linear inputs, depthwise
 and single-channel convolutions (the direct kernel), 1x1 convolutions (the
-pointwise GEMM path), strides, dilations and groups together, and a
-bidirectional, batch-first, two-layer LSTM. Engine: onednn, the conformance
+pointwise GEMM path), strides, dilations and groups together, windows that
+overhang the input and an output size of 0 (PyTorch's truncating size
+formula), and bidirectional, batch-first, multi-layer LSTMs. Engine: onednn, the conformance
 reference (exact arithmetic for linear and conv). Needs Debian's
 python3-torch; Go tests read the files and never need Python.
 """
