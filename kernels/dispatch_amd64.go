@@ -74,17 +74,23 @@ func flag(b bool) int {
 }
 
 var avxvnniImpl = &gemmImpl{
-	name:  "avxvnni",
-	mrMax: func(int) int { return 6 },
-	dot:   dotAVXVNNIPanel,
-	epi:   epiYMM,
+	name:      "avxvnni",
+	mrMax:     func(int) int { return 6 },
+	dot:       dotAVXVNNIPanel,
+	epi:       epiYMM,
+	quant:     quantizeF32B_AVX2,
+	dequantU8: dequantizeU8F32_AVX2,
+	dequantS8: dequantizeS8F32_AVX2,
 }
 
 var avx2Impl = &gemmImpl{
-	name:  "avx2",
-	mrMax: func(int) int { return 3 },
-	dot:   dotAVX2Panel,
-	epi:   epiYMM,
+	name:      "avx2",
+	mrMax:     func(int) int { return 3 },
+	dot:       dotAVX2Panel,
+	epi:       epiYMM,
+	quant:     quantizeF32B_AVX2,
+	dequantU8: dequantizeU8F32_AVX2,
+	dequantS8: dequantizeS8F32_AVX2,
 }
 
 // epiYMM runs the AVX2 epilogue on whole groups of 8 columns and the Go one
@@ -128,3 +134,18 @@ func dequantizeU8F32_AVX512(dst *float32, src *uint8, n int, scale float32, zp i
 //
 //go:noescape
 func dequantizeS8F32_AVX512(dst *float32, src *int8, n int, scale float32, zp int32)
+
+// quantizeF32B_AVX2 is quantizeF32B_AVX512 with AVX2, n a multiple of 8.
+//
+//go:noescape
+func quantizeF32B_AVX2(dst *byte, src *float32, n int, inv float32, zp, qmin, qmax int32)
+
+// dequantizeU8F32_AVX2 is dequantizeU8F32_AVX512 with AVX2, n a multiple of 8.
+//
+//go:noescape
+func dequantizeU8F32_AVX2(dst *float32, src *uint8, n int, scale float32, zp int32)
+
+// dequantizeS8F32_AVX2 is dequantizeS8F32_AVX512 with AVX2, n a multiple of 8.
+//
+//go:noescape
+func dequantizeS8F32_AVX2(dst *float32, src *int8, n int, scale float32, zp int32)
