@@ -44,6 +44,11 @@
 //     N(0, 1) embeddings) from WithSeed/WithRand or a package source that
 //     ManualSeed reseeds; the random streams are Go's, not PyTorch's.
 //
+// One model may be built into several graphs, concurrently too; create
+// their machines one at a time (gorgonia.NewTapeMachine writes into every
+// bound value, including shared parameters) and do not train two graphs
+// of one model at once.
+//
 // Train versus eval is decided when Forward builds the graph (BatchNorm
 // batch statistics and running-stat updates, Dropout masks), not when a
 // VM is created: rebuild the graph after switching modes.

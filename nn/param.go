@@ -22,6 +22,7 @@ type Parameter struct {
 	RequiresGrad bool
 
 	id        uint64
+	mu        sync.Mutex // guards the binding cache: graphs may be built concurrently
 	lastGraph *gorgonia.ExprGraph
 	lastNode  *gorgonia.Node
 }
@@ -56,6 +57,8 @@ func (p *Parameter) Node(g *gorgonia.ExprGraph) (*gorgonia.Node, error) {
 	if g == nil {
 		return nil, fmt.Errorf("nn: parameter: graph is nil")
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.lastGraph == g && p.lastNode != nil {
 		return p.lastNode, nil
 	}
