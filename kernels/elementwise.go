@@ -30,12 +30,38 @@ func AddRequant[T Code](dst, a, b []T, qa, qb, qc Requant8, relu bool) {
 		da[uint8(q)] = float32(q-qa.ZeroPoint) * qa.Scale
 		db[uint8(q)] = float32(q-qb.ZeroPoint) * qb.Scale
 	}
-	for i := range dst {
-		x := da[uint8(a[i])] + db[uint8(b[i])]
+	f := func(ca, cb uint8) T {
+		x := da[ca] + db[cb]
 		if relu && x < 0 {
 			x = 0
 		}
-		dst[i] = T(quantizeF32(x, inv, qc.ZeroPoint, lo, hi))
+		return T(quantizeF32(x, inv, qc.ZeroPoint, lo, hi))
+	}
+	if len(dst) >= pairTableMin {
+		pairTable(dst, a, b, f)
+		return
+	}
+	for i := range dst {
+		dst[i] = f(uint8(a[i]), uint8(b[i]))
+	}
+}
+
+// pairTableMin is the length from which a binary op first tabulates all
+// 256·256 code pairs (64 KiB) and then looks results up.
+const pairTableMin = 1 << 17
+
+// pairTable sets dst[i] = f(a[i], b[i]) through a 65536-entry table of f
+// over every pair of code bytes; the table holds exactly f's values.
+func pairTable[T Code](dst, a, b []T, f func(ca, cb uint8) T) {
+	t := make([]T, 1<<16)
+	for ca := 0; ca < 256; ca++ {
+		row := t[ca<<8 : ca<<8+256]
+		for cb := range row {
+			row[cb] = f(uint8(ca), uint8(cb))
+		}
+	}
+	for i := range dst {
+		dst[i] = t[uint16(uint8(a[i]))<<8|uint16(uint8(b[i]))]
 	}
 }
 
@@ -58,6 +84,13 @@ func MulRequant[T Code](dst, a, b []T, za, zb int32, multiplier float32, zc int3
 		lo = max(lo, min(zc, hi))
 	}
 	a, b = a[:len(dst)], b[:len(dst)]
+	if len(dst) >= pairTableMin {
+		pairTable(dst, a, b, func(ca, cb uint8) T {
+			p := (int32(T(ca)) - za) * (int32(T(cb)) - zb)
+			return T(quantizeF32(float32(p), multiplier, zc, lo, hi))
+		})
+		return
+	}
 	for i := range dst {
 		p := (int32(a[i]) - za) * (int32(b[i]) - zb)
 		dst[i] = T(quantizeF32(float32(p), multiplier, zc, lo, hi))

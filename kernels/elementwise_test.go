@@ -59,3 +59,36 @@ func TestRequantizeFromIntAndFlip(t *testing.T) {
 		t.Fatalf("clamp %v", du)
 	}
 }
+
+// TestBinaryTablePath checks that the tabulated path of AddRequant and
+// MulRequant (long inputs) equals the direct path element by element.
+func TestBinaryTablePath(t *testing.T) {
+	n := pairTableMin + 3
+	a, b := make([]int8, n), make([]int8, n)
+	for i := range a {
+		a[i], b[i] = int8(i*131), int8(i*7+i/256)
+	}
+	long, short := make([]int8, n), make([]int8, n)
+	qa, qb, qc := Requant8{0.031, -3}, Requant8{0.017, 9}, Requant8{0.043, -20}
+	for _, relu := range []bool{false, true} {
+		AddRequant(long, a, b, qa, qb, qc, relu)
+		for i := 0; i < n; i += 1000 {
+			AddRequant(short[i:min(i+1000, n)], a[i:], b[i:], qa, qb, qc, relu)
+		}
+		for i := range long {
+			if long[i] != short[i] {
+				t.Fatalf("add relu=%v at %d: %d vs %d", relu, i, long[i], short[i])
+			}
+		}
+		m := MulMultiplier(0.031, 0.017, 0.013)
+		MulRequant(long, a, b, -3, 9, m, -20, relu)
+		for i := 0; i < n; i += 1000 {
+			MulRequant(short[i:min(i+1000, n)], a[i:], b[i:], -3, 9, m, -20, relu)
+		}
+		for i := range long {
+			if long[i] != short[i] {
+				t.Fatalf("mul relu=%v at %d: %d vs %d", relu, i, long[i], short[i])
+			}
+		}
+	}
+}

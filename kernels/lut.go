@@ -63,7 +63,14 @@ func BuildLUTInt(in Codes8, g func(q int32) int32) *LUT {
 // quantizeF32 computes clamp(zp + rne(f32(x·inv)), qmin, qmax) with PyTorch's
 // out-of-int64-range and NaN rule (→ qmin).
 func quantizeF32(x, inv float32, zp, qmin, qmax int32) int32 {
-	r := math.RoundToEven(float64(x * inv))
+	y := float32(x * inv)
+	if y > -magicLimit && y < magicLimit {
+		// For |y| < 2²², adding and subtracting 1.5·2²³ in float32 rounds y
+		// to an integer, half to even (the hardware's rounding), exactly.
+		r := int32(float32(y+magicRound) - magicRound)
+		return min(max(r+zp, qmin), qmax)
+	}
+	r := math.RoundToEven(float64(y))
 	if !(r > -9223372036854775808.0 && r < 9223372036854775808.0) {
 		return qmin
 	}
@@ -76,6 +83,11 @@ func quantizeF32(x, inv float32, zp, qmin, qmax int32) int32 {
 	}
 	return int32(v)
 }
+
+const (
+	magicRound float32 = 12582912 // 1.5·2²³
+	magicLimit float32 = 4194304  // 2²²
+)
 
 // ApplyLUTU8 sets dst[i] = t[src[i]] for i < len(src). dst must be at least
 // as long as src; dst and src may be the same slice.

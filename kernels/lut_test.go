@@ -90,3 +90,34 @@ func BenchmarkApplyLUTU8(b *testing.B) {
 		ApplyLUTU8(tab, dst, src)
 	}
 }
+
+// TestQuantizeF32 checks the fast rounding against math.RoundToEven on
+// halves, the 2²² boundary, huge values, NaN and random values.
+func TestQuantizeF32(t *testing.T) {
+	ref := func(x, inv float32, zp int32) int32 {
+		r := math.RoundToEven(float64(float32(x * inv)))
+		if !(math.Abs(r) < 1<<63) { // NaN, ±Inf, beyond int64: qmin, as PyTorch on x86
+			return -128
+		}
+		return int32(math.Max(-128, math.Min(127, r+float64(zp))))
+	}
+	xs := []float32{0, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 127.5, -128.5, 4194303.5, 4194304, 4194305, -4194304.5, 1e30, -1e30,
+		float32(math.Inf(1)), float32(math.Inf(-1)), math.MaxFloat32}
+	r := uint32(1)
+	for i := 0; i < 20000; i++ {
+		r = r*1664525 + 1013904223
+		xs = append(xs, math.Float32frombits(r&^(0xff<<23)|uint32(100+i%60)<<23))
+	}
+	for _, x := range xs {
+		for _, zp := range []int32{-128, -3, 0, 77, 127} {
+			for _, inv := range []float32{1, 0.37, 3} {
+				if got, want := quantizeF32(x, inv, zp, -128, 127), ref(x, inv, zp); got != want {
+					t.Fatalf("x=%v inv=%v zp=%d: %d, want %d", x, inv, zp, got, want)
+				}
+			}
+		}
+	}
+	if got := quantizeF32(float32(math.NaN()), 1, 5, 0, 255); got != 0 {
+		t.Fatalf("NaN → %d, want qmin", got)
+	}
+}
