@@ -232,7 +232,7 @@ func (o *Op) run(inputs []gorgonia.Value) (out *tensor.Dense, err error) {
 		if !shapeEq(d.Shape(), p.shape) {
 			return nil, fmt.Errorf("nodes: %s: input %d has shape %v, want %v", o.name, i, d.Shape(), p.shape)
 		}
-		if d.RequiresIterator() {
+		if d.RequiresIterator() && p.shape.TotalSize() > 0 {
 			m, ok := d.Materialize().(*tensor.Dense)
 			if !ok {
 				return nil, fmt.Errorf("nodes: %s: input %d: cannot materialize a view", o.name, i)
@@ -240,7 +240,7 @@ func (o *Op) run(inputs []gorgonia.Value) (out *tensor.Dense, err error) {
 			d = m
 		}
 		if p.quant {
-			q, err := qtensor.New(d, p.qp)
+			q, err := wrapQ(d, p.qp)
 			if err != nil {
 				return nil, fmt.Errorf("nodes: %s: input %d: %w", o.name, i, err)
 			}
@@ -271,7 +271,7 @@ func (o *Op) run(inputs []gorgonia.Value) (out *tensor.Dense, err error) {
 		return nil, fmt.Errorf("nodes: %s: result is %s%v, the node was built for %s%v", o.name,
 			qdtype.Name(out.Dtype()), out.Shape(), qdtype.Name(o.out.dt), o.out.shape)
 	}
-	if out.RequiresIterator() || out.IsView() {
+	if (out.RequiresIterator() || out.IsView()) && o.out.shape.TotalSize() > 0 {
 		m, ok := out.Materialize().(*tensor.Dense)
 		if !ok {
 			return nil, fmt.Errorf("nodes: %s: internal error: cannot materialize the result", o.name)
@@ -327,7 +327,7 @@ func (o *Op) probeRun(inputs []*tensor.Dense) (res operand, err error) {
 	args := make([]operand, len(inputs))
 	for i, d := range inputs {
 		if o.ins[i].quant {
-			q, err := qtensor.New(d, o.ins[i].qp)
+			q, err := wrapQ(d, o.ins[i].qp)
 			if err != nil {
 				return operand{}, fmt.Errorf("nodes: %s: input %d: %w", o.name, i, err)
 			}
@@ -337,6 +337,15 @@ func (o *Op) probeRun(inputs []*tensor.Dense) (res operand, err error) {
 		}
 	}
 	return o.fn(args)
+}
+
+// wrapQ wraps a contiguous Dense as a QTensor. Empty tensors, which
+// tensor reports as needing an iterator, get fresh empty storage.
+func wrapQ(d *tensor.Dense, qp qdtype.QParams) (*qtensor.QTensor, error) {
+	if d.Shape().TotalSize() == 0 {
+		return qtensor.Empty(d.Shape(), qp)
+	}
+	return qtensor.New(d, qp)
 }
 
 // wrap prefixes an error from package ops with the node op's name.
@@ -374,6 +383,9 @@ func shapeEq(a, b tensor.Shape) bool {
 
 // overlaps reports whether two tensors' storage intersects.
 func overlaps(a, b *tensor.Dense) bool {
+	if a.Shape().TotalSize() == 0 || b.Shape().TotalSize() == 0 || len(a.Uint8s()) == 0 || len(b.Uint8s()) == 0 {
+		return false // Uintptr of empty storage panics
+	}
 	as, ae := a.Uintptr(), a.Uintptr()+a.MemSize()
 	bs, be := b.Uintptr(), b.Uintptr()+b.MemSize()
 	if as == ae || bs == be {
