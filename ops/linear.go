@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
@@ -21,6 +22,18 @@ type PackedLinear struct {
 	scales []float64        // 1 (per-tensor) or N
 	wZP    []int32          // 1 or N
 	bias   []float32        // nil or N
+	// last caches the epilogue of the latest call: inference repeats the
+	// same input and output qparams.
+	last atomic.Pointer[linearEpilogue]
+}
+
+// linearEpilogue is a cached requantizing epilogue and its output qparams.
+type linearEpilogue struct {
+	sx, scale float64
+	zp        int64
+	relu      bool
+	rq        *kernels.Requant
+	qp        qdtype.QParams
 }
 
 // PrepackLinear packs a linear layer's weight and bias, as
@@ -113,10 +126,16 @@ func linear(op string, x *qtensor.QTensor, p *PackedLinear, scale float64, zeroP
 	if shape[len(shape)-1] != p.k {
 		return nil, fmt.Errorf("ops: %s: input has %d features (shape %v), weight expects %d", op, shape[len(shape)-1], shape, p.k)
 	}
-	rq, qp, err := requantFor(op, sx, p.scales, p.bias, scale, zeroPoint, relu)
-	if err != nil {
-		return nil, err
+	e := p.last.Load()
+	if e == nil || e.sx != sx || e.scale != scale || e.zp != zeroPoint || e.relu != relu {
+		rq, qp, err := requantFor(op, sx, p.scales, p.bias, scale, zeroPoint, relu)
+		if err != nil {
+			return nil, err
+		}
+		e = &linearEpilogue{sx: sx, scale: scale, zp: zeroPoint, relu: relu, rq: rq, qp: qp}
+		p.last.Store(e)
 	}
+	rq, qp := e.rq, e.qp
 	outShape := linearOutShape(shape, p.n)
 	y, err := qtensor.Empty(outShape, qp)
 	if err != nil {
@@ -180,14 +199,21 @@ func quint8Input(op string, x *qtensor.QTensor, minRank int) ([]uint8, float64, 
 	if x.Dtype() != qdtype.QUInt8Dtype {
 		return nil, 0, 0, fmt.Errorf("ops: %s: input has dtype %s, want quint8", op, qdtype.Name(x.Dtype()))
 	}
-	qp := x.QParams()
-	if qp.PerChannel() {
+	if x.QScheme().PerChannel() {
 		return nil, 0, 0, fmt.Errorf("ops: %s: input is quantized per channel, want per tensor", op)
 	}
 	if x.Dims() < minRank {
 		return nil, 0, 0, fmt.Errorf("ops: %s: input has shape %v, want at least %d dimensions", op, x.Shape(), minRank)
 	}
-	return x.Dense().Uint8s()[:x.Size()], qp.Scale(), int32(qp.ZeroPoint()), nil
+	sx, err := x.QScale()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("ops: %s: %w", op, err)
+	}
+	zx, err := x.QZeroPoint()
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("ops: %s: %w", op, err)
+	}
+	return x.Dense().Uint8s()[:x.Size()], sx, int32(zx), nil
 }
 
 // weightParams checks a qint8 weight quantized per tensor or per channel
