@@ -472,3 +472,44 @@ func BenchmarkLinear(b *testing.B) {
 		})
 	}
 }
+
+// TestLinearConcurrent shares one PackedLinear among goroutines that use
+// different output qparams (the epilogue cache must not mix them up).
+func TestLinearConcurrent(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	x := h5RandQ(r, []int{5, 12}, qdtype.QUInt8Dtype, -1, 0)
+	w := h5RandQ(r, []int{7, 12}, qdtype.QInt8Dtype, 0, 0)
+	p, err := PrepackLinear(w, h5RandBias(r, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, 4)
+	for g := range want {
+		y, err := Linear(x, p, 0.02*float64(g+1), int64(60*g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[g] = fmt.Sprint(y.Ints())
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := 0; i < 200; i++ {
+				y, err := Linear(x, p, 0.02*float64(g+1), int64(60*g))
+				if err == nil && fmt.Sprint(y.Ints()) != want[g] {
+					err = fmt.Errorf("goroutine %d: result differs", g)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
