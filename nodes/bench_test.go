@@ -12,10 +12,11 @@ import (
 
 // BenchmarkQLinearNode compares a QLinear node run by a TapeMachine
 // (RunAll + Reset per iteration) with the ops.Linear call it wraps, to show
-// the per-call overhead of the graph. impl=tape includes the AttachQParams
-// node that feeds the quantized input (a copy of the input); impl=attach
-// runs that node alone, so tape − attach − ops is the QLinear node's own
-// overhead.
+// the per-call overhead of the graph. impl=do calls the node op's Do
+// directly (the wrapper's own cost: input checks, QTensor wrapping, result
+// checks); impl=tape includes the AttachQParams node that feeds the
+// quantized input (a copy of the input) and Gorgonia's RunAll; impl=attach
+// runs that node alone, so tape − attach is the QLinear node in the VM.
 func BenchmarkQLinearNode(b *testing.B) {
 	for _, sz := range [][3]int{{1, 16, 16}, {64, 1024, 1024}} {
 		m, k, n := sz[0], sz[1], sz[2]
@@ -34,6 +35,26 @@ func BenchmarkQLinearNode(b *testing.B) {
 		b.Run(name+"/impl=ops", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if _, err := ops.Linear(x, p, 0.3, 100); err != nil {
+					b.Fatal(err)
+				}
+			}
+			gops(b)
+		})
+		b.Run(name+"/impl=do", func(b *testing.B) {
+			g := gorgonia.NewGraph()
+			xn, err := qinput(g, "x", x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			y, err := QLinearPacked(xn, p, 0.3, 100)
+			if err != nil {
+				b.Fatal(err)
+			}
+			op, _ := OpOf(y)
+			in := x.Dense()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := op.Do(in); err != nil {
 					b.Fatal(err)
 				}
 			}
