@@ -108,8 +108,9 @@ type Conv2d struct{ convQAT }
 // Conv3d is torch.nn.qat.Conv3d: conv3d(x, wfq(W), b).
 type Conv3d struct{ convQAT }
 
-// ConvReLU1d is torch.nn.intrinsic.qat.ConvReLU1d (PyTorch 1.13 has no
-// such class; provided for symmetry): relu(conv1d(x, wfq(W), b)).
+// ConvReLU1d is torch.nn.intrinsic.qat.ConvReLU1d: relu(conv1d(x, wfq(W),
+// b)). (PyTorch 1.13's default QAT mapping does not list it, so its
+// prepare_qat leaves a fused ConvReLU1d in float; FromFloat makes it.)
 type ConvReLU1d struct{ convQAT }
 
 // ConvReLU2d is torch.nn.intrinsic.qat.ConvReLU2d: relu(conv2d(x, wfq(W),

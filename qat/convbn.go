@@ -111,11 +111,10 @@ func (m *convBnQAT) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if bn == nil {
 		return nil, fmt.Errorf("qat: %s: child bn is not a batch norm", op)
 	}
-	chAxis := 1
-	if x.Shape().Dims() == m.nd+1 {
-		chAxis = 0 // unbatched input: the convolution returns (C, spatial…)
+	if r := x.Shape().Dims(); r != m.nd+2 {
+		return nil, fmt.Errorf("qat: %s: input shape %v, want rank %d (N, C, spatial…)", op, x.Shape(), m.nd+2)
 	}
-	y, err := foldedForward(x, m.Weight, m.Bias, bn, m.wfq, chAxis, func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
+	y, err := foldedForward(x, m.Weight, m.Bias, bn, m.wfq, 1, func(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 		return m.ForwardWeights(x, w, nil)
 	})
 	if err != nil {
