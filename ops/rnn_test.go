@@ -12,7 +12,7 @@ import (
 )
 
 // h5Cell returns random float cell weights and their quantized parameters.
-func h5Cell(t *testing.T, r *rand.Rand, gates, in, hidden int, scheme qdtype.QScheme) *RNNCellParams {
+func h5Cell(t testing.TB, r *rand.Rand, gates, in, hidden int, scheme qdtype.QScheme) *RNNCellParams {
 	t.Helper()
 	p, err := QuantizeRNNCell(h5RandFloat(r, []int{gates * hidden, in}, 0.4), h5RandFloat(r, []int{gates * hidden, hidden}, 0.4),
 		h5RandFloat(r, []int{gates * hidden}, 0.2), h5RandFloat(r, []int{gates * hidden}, 0.2), scheme)
@@ -260,4 +260,26 @@ func TestRNNErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// BenchmarkLSTM runs a one-layer dynamic LSTM (T=32, B=8, I=H=128); GOPS
+// counts the multiply-adds of both projections.
+func BenchmarkLSTM(b *testing.B) {
+	const T, B, I, H = 32, 8, 128, 128
+	r := rand.New(rand.NewSource(1))
+	cell := h5Cell(b, r, 4, I, H, qdtype.PerChannelSymmetric)
+	p, err := NewLSTMParams([]*RNNCellParams{cell}, 1, false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := h5RandFloat(r, []int{T, B, I}, 1)
+	ops := 2 * float64(T*B*4*H*(I+H))
+	b.Run("size=T32_B8_I128_H128/impl=op", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, _, err := LSTM(x, nil, nil, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+	})
 }
