@@ -143,18 +143,31 @@ func newAnalysis(g *gorgonia.ExprGraph, outputs []*gorgonia.Node) (*analysis, er
 // only returns the single consumer of n, or nil when n has several, none,
 // or is an output (a fused intermediate must feed only its successor).
 func (a *analysis) only(n *gorgonia.Node) *gorgonia.Node {
-	if a.isOutput[n] || len(a.consumers[n]) != 1 {
+	cs := a.users(n)
+	if a.isOutput[n] || len(cs) != 1 {
 		return nil
 	}
-	return a.consumers[n][0]
+	return cs[0]
+}
+
+// users returns n's consumers that use its value: SizeOf nodes (made by
+// broadcasting) only read its static shape and are left out.
+func (a *analysis) users(n *gorgonia.Node) []*gorgonia.Node {
+	var out []*gorgonia.Node
+	for _, c := range a.consumers[n] {
+		if opType(c) != "gorgonia.sizeOp" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // relu tries to extend a pattern ending at y with a fused Rectify.
 func (a *analysis) reluAfter(y *gorgonia.Node) (h, cmp *gorgonia.Node, ok bool) {
-	if a.isOutput[y] || len(a.consumers[y]) != 2 {
+	if a.isOutput[y] || len(a.users(y)) != 2 {
 		return nil, nil, false
 	}
-	for _, c := range a.consumers[y] {
+	for _, c := range a.users(y) {
 		if yy, cm, ok := rectifyOf(a.g, c); ok && yy == y && a.only(cm) == c {
 			return c, cm, true
 		}
