@@ -26,6 +26,14 @@
 // shape) is an error from RunAll. Ops that hold weights hash uniquely, so
 // Gorgonia's hash-consing never merges two of them; stateless ops with
 // equal parameters on the same inputs may be merged, which is harmless.
-// Results are bit-identical to the ops functions under TapeMachine and
-// LispMachine.
+// Results are bit-identical to the ops functions under TapeMachine (with or
+// without TraceExec) and LispMachine, and a RunAll after Reset reproduces
+// them exactly.
+//
+// Limits that come from Gorgonia v0.9.18 itself: the LispMachine cannot run
+// a graph whose root (a node nothing consumes) is quantized, because it
+// cannot make the root's dual value ("Unhandled dtype"), so end such graphs
+// with Dequantize; it also writes err.dot into the working directory when a
+// run fails. Zero-size tensors crash TraceExec (tensor.Copy) and Gorgonia's
+// own float ops, though the nodes of this package handle them.
 package nodes
