@@ -274,40 +274,40 @@ func ResizeScale(in, out int, scale float64) float32 {
 	return float32(in) / float32(out)
 }
 
-// nearestIndex is PyTorch's nearest_idx: identity when the sizes match,
-// d/2 when out = 2·in, else min(⌊f32(d)·step⌋, in−1).
-func nearestIndex(d, in, out int, step float32) int {
-	switch {
-	case out == in:
-		return d
-	case out == 2*in:
-		return d >> 1
-	}
+// nearestIndex is PyTorch's nearest_neighbor_compute_source_index:
+// min(⌊f32(d)·step⌋, in−1). (The quantized kernel uses it directly; unlike
+// the float kernel's nearest_idx it has no per-dimension identity or
+// doubling shortcut.)
+func nearestIndex(d, in int, step float32) int {
 	return min(int(math.Floor(float64(float32(d)*step))), in-1)
 }
 
 // UpsampleNearest2d computes PyTorch 1.13's quantized upsample_nearest2d on
 // planes NCHW planes: out[y][x] = in[sy][sx] with
-// sy = min(⌊f32(y)·stepH⌋, ih−1), stepH = ResizeScale(ih, oh, scaleH) (and
-// the identity and exact-doubling shortcuts PyTorch takes); likewise for x.
-// Codes are copied, so the output keeps the input's qparams. A scale ≤ 0
-// means none was given.
+// sy = min(⌊f32(y)·stepH⌋, ih−1), stepH = ResizeScale(ih, oh, scaleH), and
+// likewise for x; equal input and output sizes copy the plane. Codes are
+// copied, so the output keeps the input's qparams. A scale ≤ 0 means none
+// was given.
 func UpsampleNearest2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, scaleH, scaleW float64) {
 	if planes == 0 || oh == 0 || ow == 0 {
 		return
 	}
 	_ = dst[planes*oh*ow-1]
 	_ = src[planes*ih*iw-1]
+	if ih == oh && iw == ow {
+		copy(dst[:planes*oh*ow], src)
+		return
+	}
 	stepH, stepW := ResizeScale(ih, oh, scaleH), ResizeScale(iw, ow, scaleW)
 	cols := make([]int, ow)
 	for x := range cols {
-		cols[x] = nearestIndex(x, iw, ow, stepW)
+		cols[x] = nearestIndex(x, iw, stepW)
 	}
 	for p := 0; p < planes; p++ {
 		in := src[p*ih*iw : (p+1)*ih*iw]
 		out := dst[p*oh*ow : (p+1)*oh*ow]
 		for y := 0; y < oh; y++ {
-			row := in[nearestIndex(y, ih, oh, stepH)*iw:]
+			row := in[nearestIndex(y, ih, stepH)*iw:]
 			o := out[y*ow : (y+1)*ow]
 			for x, c := range cols {
 				o[x] = row[c]

@@ -14,9 +14,10 @@ import (
 // two); the output size is then ⌊in·scaleFactor⌋ and the coordinate map
 // uses the given factor (recompute_scale_factor unset).
 //
-// mode "nearest": out[y][x] = in[min(⌊f32(y)·f32(1/scale)⌋, H−1)][…], with
-// scale = scaleFactor, or f32(H)/f32(outH) when a size was given; codes are
-// copied. mode "bilinear": PyTorch's float32 formula on the raw codes with
+// mode "nearest": out[y][x] = in[min(⌊f32(y)·step⌋, H−1)][…] with
+// step = f32(1/scaleFactor), or f32(H)/f32(outH) when a size was given
+// (PyTorch's quantized kernel, without the float kernel's per-dimension
+// shortcuts); codes are copied. mode "bilinear": PyTorch's float32 formula on the raw codes with
 // one half-to-even rounding (kernels.UpsampleBilinear2d); alignCorners maps
 // corner to corner, src = y·(H−1)/(outH−1), else src = max((y+0.5)·scale −
 // 0.5, 0). alignCorners must be false for "nearest".

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/qgorgonia/qgorgonia/qtensor"
@@ -32,8 +33,11 @@ func TestPoolGolden(t *testing.T) {
 			c.attr(t, "mode", &mode)
 			c.attr(t, "align_corners", &ac)
 			var sf []float64
-			if v := c.num(t, "scale_factor"); v != 0 {
-				sf = []float64{v}
+			var one float64
+			if raw, ok := c.Attrs["scale_factor"]; ok && json.Unmarshal(raw, &one) == nil {
+				sf = []float64{one}
+			} else {
+				c.attr(t, "scale_factor", &sf)
 			}
 			return Interpolate(x, c.intsAttr(t, "size"), sf, mode, ac)
 		}

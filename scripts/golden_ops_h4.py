@@ -129,7 +129,9 @@ for dt in DT:
                       {"size": [4, 17], "mode": "bilinear", "align_corners": True},
                       {"scale_factor": 1.7, "mode": "bilinear", "align_corners": False},
                       {"scale_factor": 2.5, "mode": "bilinear", "align_corners": True},
-                      {"size": [1, 1], "mode": "bilinear", "align_corners": True}]:
+                      {"size": [1, 1], "mode": "bilinear", "align_corners": True},
+                      {"scale_factor": [1.1, 2.0], "mode": "nearest"}, {"scale_factor": 2.0000001, "mode": "nearest"},
+                      {"scale_factor": [1.0, 1.5], "mode": "bilinear", "align_corners": False}]:
             y = torch.nn.functional.interpolate(x, size=attrs.get("size"), scale_factor=attrs.get("scale_factor"),
                                                 mode=attrs["mode"], align_corners=attrs.get("align_corners"))
             add("pool", "interpolate", attrs, [x], y)
