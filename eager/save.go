@@ -106,9 +106,15 @@ func LoadBytes(data []byte) (m nn.Module, err error) {
 			m, err = nil, fmt.Errorf("eager: load: corrupted model: %v", p)
 		}
 	}()
-	m, err = decodeModule(rec, "")
+	var modes []trainMode
+	m, err = decodeModule(rec, "", &modes)
 	if err != nil {
 		return nil, fmt.Errorf("eager: load: %w", err)
+	}
+	// nn's Train is recursive: apply the saved flags in pre-order so that
+	// every module ends with its own.
+	for _, tm := range modes {
+		tm.m.ModuleBase().Train(tm.on)
 	}
 	if flags&flagConverted != 0 {
 		guardFloat(m)
@@ -378,10 +384,18 @@ func encodeModule(m nn.Module, path string) (*Record, error) {
 	return r, nil
 }
 
-func decodeModule(r *Record, path string) (nn.Module, error) {
+// trainMode is a decoded module's saved training flag.
+type trainMode struct {
+	m  nn.Module
+	on bool
+}
+
+func decodeModule(r *Record, path string, modes *[]trainMode) (nn.Module, error) {
+	slot := len(*modes)
+	*modes = append(*modes, trainMode{})
 	var children []nn.Child
 	for _, c := range r.Children {
-		cm, err := decodeModule(c.Record, join(path, c.Name))
+		cm, err := decodeModule(c.Record, join(path, c.Name), modes)
 		if err != nil {
 			return nil, err
 		}
@@ -391,10 +405,11 @@ func decodeModule(r *Record, path string) (nn.Module, error) {
 	if err != nil {
 		return nil, fmt.Errorf("module %q: %w", path, err)
 	}
-	b := m.ModuleBase()
-	if tr, err := r.Bool("training"); err == nil {
-		b.Train(tr)
+	tr, err := r.Bool("training")
+	if err != nil {
+		return nil, fmt.Errorf("module %q: %w", path, err)
 	}
+	(*modes)[slot] = trainMode{m: m, on: tr}
 	if err := decodeQConfig(r, m, path); err != nil {
 		return nil, fmt.Errorf("module %q: %w", path, err)
 	}

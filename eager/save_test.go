@@ -1,0 +1,230 @@
+package eager
+
+import (
+	"bytes"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/qgorgonia/qgorgonia/fuse"
+	"github.com/qgorgonia/qgorgonia/nn"
+	"github.com/qgorgonia/qgorgonia/observer"
+	"github.com/qgorgonia/qgorgonia/qdtype"
+	"gorgonia.org/tensor"
+)
+
+func roundTrip(t testing.TB, m nn.Module) nn.Module {
+	t.Helper()
+	var buf bytes.Buffer
+	must(t, Save(&buf, m))
+	l, err := Load(&buf)
+	must(t, err)
+	var again bytes.Buffer
+	must(t, Save(&again, l))
+	var first bytes.Buffer
+	must(t, Save(&first, m))
+	if !bytes.Equal(first.Bytes(), again.Bytes()) {
+		t.Fatalf("save(load(save(m))) differs from save(m)")
+	}
+	return l
+}
+
+func equalDense(t testing.TB, what string, a, b *tensor.Dense) {
+	t.Helper()
+	if !a.Shape().Eq(b.Shape()) {
+		t.Fatalf("%s: shapes %v and %v", what, a.Shape(), b.Shape())
+	}
+	x, y := a.Float32s(), b.Float32s()
+	for i := range x {
+		if x[i] != y[i] {
+			t.Fatalf("%s: element %d: %v != %v", what, i, x[i], y[i])
+		}
+	}
+}
+
+// smallLSTM is LSTM(6, 8, 2 layers) → Linear(8, 5).
+func smallLSTM(t testing.TB) *nn.Sequential {
+	lstm, err := nn.NewLSTM(6, 8, 2, false, nn.WithSeed(3))
+	must(t, err)
+	lin, err := nn.NewLinear(8, 5, nn.WithSeed(4))
+	must(t, err)
+	m, err := nn.NewSequential(lstm, lin)
+	must(t, err)
+	return m
+}
+
+func TestLSTMDynamicSaveLoad(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	float := smallLSTM(t)
+	floatCopy := roundTrip(t, float)
+	x := randDense(r, 1, 7, 3, 6)
+	yf, err := Run(float, x)
+	must(t, err)
+	yc, err := Run(floatCopy, x)
+	must(t, err)
+	equalDense(t, "float round trip", yf, yc)
+
+	for _, spec := range []DynamicSpec{{}, {QConfigs: &QConfigDict{Types: map[string]*QConfig{"LSTM": PerChannelDynamicQConfig(), "Linear": PerChannelDynamicQConfig()}}}} {
+		q, err := QuantizeDynamic(float, spec)
+		must(t, err)
+		kids := q.ModuleBase().Children()
+		if kids[0].Module.TypeName() != "DynamicQuantizedLSTM" || kids[1].Module.TypeName() != "DynamicQuantizedLinear" {
+			t.Fatalf("dynamic types: %s, %s", kids[0].Module.TypeName(), kids[1].Module.TypeName())
+		}
+		l := roundTrip(t, q)
+		y1, err := Run(q, x)
+		must(t, err)
+		y2, err := Run(l, x)
+		must(t, err)
+		equalDense(t, "dynamic round trip", y1, y2)
+		var maxErr, maxAbs float32
+		for i, v := range yf.Float32s() {
+			d := v - y1.Float32s()[i]
+			if d < 0 {
+				d = -d
+			}
+			if d > maxErr {
+				maxErr = d
+			}
+			if v > maxAbs {
+				maxAbs = v
+			} else if -v > maxAbs {
+				maxAbs = -v
+			}
+		}
+		if maxErr > 0.05*maxAbs {
+			t.Fatalf("dynamic output differs from float by %v (max |y| %v)", maxErr, maxAbs)
+		}
+	}
+	// float16 weights
+	q, err := QuantizeDynamic(float, DynamicSpec{Types: []string{"Linear"}, Dtype: observer.Float16})
+	must(t, err)
+	if tn := q.ModuleBase().Children()[1].Module.TypeName(); tn != "DynamicQuantizedLinear" {
+		t.Fatalf("fp16 linear: %s", tn)
+	}
+	if tn := q.ModuleBase().Children()[0].Module.TypeName(); tn != "LSTM" {
+		t.Fatalf("LSTM not in the set was converted: %s", tn)
+	}
+	l := roundTrip(t, q)
+	y1, err := Run(q, x)
+	must(t, err)
+	y2, err := Run(l, x)
+	must(t, err)
+	equalDense(t, "fp16 round trip", y1, y2)
+	if _, err := QuantizeDynamic(float, DynamicSpec{Dtype: qdtype.QUInt8Dtype}); err == nil {
+		t.Fatalf("quint8 dynamic dtype accepted")
+	}
+}
+
+// A prepared model saved mid-calibration and loaded again calibrates and
+// converts to the same model as the original.
+func TestPreparedSaveLoad(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	float := smallCNN(t, 7)
+	nn.Eval(float)
+	fused, err := fuse.FuseModules(float, [][]string{{"1", "2", "3"}})
+	must(t, err)
+	fused.ModuleBase().QConfig = &QConfig{
+		Activation: ObserverFactory(observer.WithArgs(observer.NewMovingAverageMinMaxObserver)),
+		Weight:     ObserverFactory(observer.DefaultPerChannelWeightObserver)}
+	p, err := Prepare(fused)
+	must(t, err)
+	b1, b2 := randDense(r, 1, 4, 1, 8, 8), randDense(r, 1, 4, 1, 8, 8)
+	_, err = Run(p, b1)
+	must(t, err)
+	l := roundTrip(t, p)
+	for _, m := range []nn.Module{p, l} {
+		_, err = Run(m, b2)
+		must(t, err)
+	}
+	c1, err := Convert(p)
+	must(t, err)
+	c2, err := Convert(l)
+	must(t, err)
+	var s1, s2 bytes.Buffer
+	must(t, Save(&s1, c1))
+	must(t, Save(&s2, c2))
+	if !bytes.Equal(s1.Bytes(), s2.Bytes()) {
+		t.Fatalf("converting the loaded prepared model gives another model")
+	}
+}
+
+func TestQATSaveLoad(t *testing.T) {
+	r := rand.New(rand.NewSource(8))
+	float := smallCNN(t, 9)
+	f, err := fuse.FuseModulesQAT(float, [][]string{{"1", "2", "3"}})
+	must(t, err)
+	qc, err := GetDefaultQATQConfig("x86", 1)
+	must(t, err)
+	f.ModuleBase().QConfig = qc
+	p, err := PrepareQAT(f)
+	must(t, err)
+	if tn := p.ModuleBase().Children()[1].Module.TypeName(); tn != "ConvBnReLU2d" {
+		t.Fatalf("QAT swap: %s", tn)
+	}
+	_, err = Run(p, randDense(r, 1, 4, 1, 8, 8))
+	must(t, err)
+	l := roundTrip(t, p)
+	b := randDense(r, 1, 4, 1, 8, 8)
+	y1, err := Run(p, b)
+	must(t, err)
+	y2, err := Run(l, b)
+	must(t, err)
+	equalDense(t, "QAT forward after load", y1, y2)
+	nn.Eval(p)
+	nn.Eval(l)
+	c1, err := Convert(p)
+	must(t, err)
+	c2, err := Convert(l)
+	must(t, err)
+	var s1, s2 bytes.Buffer
+	must(t, Save(&s1, c1))
+	must(t, Save(&s2, c2))
+	if !bytes.Equal(s1.Bytes(), s2.Bytes()) {
+		t.Fatalf("converting the loaded QAT model gives another model")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	m := smallCNN(t, 10)
+	var buf bytes.Buffer
+	must(t, Save(&buf, m))
+	good := buf.Bytes()
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"magic":     []byte("NOTAMODEL"),
+		"truncated": good[:len(good)/2],
+		"trailing":  append(append([]byte(nil), good...), 0),
+		"version":   append([]byte(saveMagic), 99),
+	} {
+		if _, err := LoadBytes(data); err == nil {
+			t.Errorf("%s: no error", name)
+		} else if !strings.HasPrefix(err.Error(), "eager: load:") {
+			t.Errorf("%s: error %q lacks the prefix", name, err)
+		}
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	var buf bytes.Buffer
+	if err := Save(&buf, smallCNN(f, 11)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	q, err := QuantizeDynamic(smallLSTM(f), DynamicSpec{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	buf.Reset()
+	if err := Save(&buf, q); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(saveMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := LoadBytes(data)
+		if err == nil && m == nil {
+			t.Fatal("nil model without error")
+		}
+	})
+}
