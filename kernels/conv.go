@@ -84,20 +84,22 @@ func NCHWToNHWCRange(dst, src []uint8, n, c, hw, p0, p1 int) {
 // (row-major) into dst (cols×rows, row-major), for columns [c0, c1) only.
 // It moves 8×8 blocks through registers.
 func transposeBytes(dst, src []uint8, rows, cols, c0, c1 int) {
-	r := 0
-	for ; r+8 <= rows; r += 8 {
-		c := c0
-		for ; c+8 <= c1; c += 8 {
+	// Column blocks outside, row blocks inside: each block of 8 destination
+	// rows is finished before the next, and the source is read through one
+	// cache line per row.
+	r8 := rows &^ 7
+	c := c0
+	for ; c+8 <= c1; c += 8 {
+		for r := 0; r < r8; r += 8 {
 			block8(dst, src, c*rows+r, rows, r*cols+c, cols)
 		}
-		for ; c < c1; c++ {
-			d := dst[c*rows+r : c*rows+r+8]
-			for k := range d {
-				d[k] = src[(r+k)*cols+c]
-			}
+	}
+	for ; c < c1; c++ {
+		for r := 0; r < r8; r++ {
+			dst[c*rows+r] = src[r*cols+c]
 		}
 	}
-	for ; r < rows; r++ {
+	for r := r8; r < rows; r++ {
 		row := src[r*cols : (r+1)*cols]
 		for c := c0; c < c1; c++ {
 			dst[c*rows+r] = row[c]
@@ -164,20 +166,22 @@ func NHWCToNCHWRange(dst, src []uint8, n, c, hw, p0, p1 int) {
 // transposeRows writes the transpose of the rows×cols matrix src into dst
 // (cols×rows) for rows [r0, r1) only, in 8×8 blocks.
 func transposeRows(dst, src []uint8, rows, cols, r0, r1 int) {
-	c := 0
-	for ; c+8 <= cols; c += 8 {
-		r := r0
-		for ; r+8 <= r1; r += 8 {
+	// Row blocks outside, column blocks inside: 8 source rows are read
+	// whole before moving on, and the destination is written through one
+	// cache line per column.
+	c8 := cols &^ 7
+	r := r0
+	for ; r+8 <= r1; r += 8 {
+		for c := 0; c < c8; c += 8 {
 			block8(dst, src, c*rows+r, rows, r*cols+c, cols)
 		}
-		for ; r < r1; r++ {
-			s := src[r*cols+c : r*cols+c+8]
-			for k, v := range s {
-				dst[(c+k)*rows+r] = v
-			}
+	}
+	for ; r < r1; r++ {
+		for c := 0; c < c8; c++ {
+			dst[c*rows+r] = src[r*cols+c]
 		}
 	}
-	for ; c < cols; c++ {
+	for c := c8; c < cols; c++ {
 		d := dst[c*rows : (c+1)*rows]
 		for r := r0; r < r1; r++ {
 			d[r] = src[r*cols+c]
