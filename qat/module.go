@@ -276,6 +276,3 @@ func copyBN(bn *nn.BatchNorm, features int) (*nn.BatchNorm, error) {
 	c.Train(bn.Training())
 	return &c, nil
 }
-
-// cloneBN deep-copies a batch norm.
-func cloneBN(bn *nn.BatchNorm) *nn.BatchNorm { return bn.Clone().(*nn.BatchNorm) }
