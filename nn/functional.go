@@ -34,6 +34,20 @@ func (f *FloatFunctional) Forward(*gorgonia.Node) (*gorgonia.Node, error) {
 // Clone returns a copy.
 func (f *FloatFunctional) Clone() Module { return &FloatFunctional{Base: f.cloneBase()} }
 
+// elementwise returns a ⊕ b for equal shapes with the package's own op
+// (never in place: Gorgonia's Add and HadamardProd may overwrite their
+// first operand, which a Reshape alias elsewhere may still read), falling
+// back to Gorgonia for the scalar broadcast.
+func elementwise(a, b *gorgonia.Node, kind spanKind) (*gorgonia.Node, error) {
+	if r := a.Shape().Dims(); r > 0 && sameShape(a.Shape(), b.Shape()) {
+		return spanApply(a, b, kind, 0, r)
+	}
+	if kind == spanAdd {
+		return gorgonia.Add(a, b)
+	}
+	return gorgonia.HadamardProd(a, b)
+}
+
 // binaryOperands checks a and b and turns a one-element operand into a scalar.
 func binaryOperands(op string, a, b *gorgonia.Node) (*gorgonia.Node, *gorgonia.Node, error) {
 	if err := checkF32Node(op, a, -1); err != nil {
@@ -70,7 +84,7 @@ func (f *FloatFunctional) Add(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := gorgonia.Add(a, b)
+	y, err := elementwise(a, b, spanAdd)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +97,7 @@ func (f *FloatFunctional) Mul(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := gorgonia.HadamardProd(a, b)
+	y, err := elementwise(a, b, spanMul)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +110,7 @@ func (f *FloatFunctional) AddReLU(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	y, err := gorgonia.Add(a, b)
+	y, err := elementwise(a, b, spanAdd)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -121,5 +122,113 @@ func TestGoldenGradients(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGoldenCrossEntropy compares CrossEntropyLoss and its gradient with
+// torch.nn.functional.cross_entropy on tables of small, moderate and
+// large logits.
+func TestGoldenCrossEntropy(t *testing.T) {
+	b, err := os.ReadFile("testdata/golden_grad.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		CrossEntropy []struct {
+			Logits goldenTensor `json:"logits"`
+			Target goldenTensor `json:"target"`
+			Loss   float64      `json:"loss"`
+			Grad   goldenTensor `json:"grad"`
+		} `json:"cross_entropy"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.CrossEntropy) == 0 {
+		t.Fatal("no cross-entropy cases")
+	}
+	for i, c := range f.CrossEntropy {
+		g := gorgonia.NewGraph()
+		ld, td := c.Logits.dense(), c.Target.dense()
+		logits := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(ld.Shape()...), gorgonia.WithValue(ld), gorgonia.WithName("logits"))
+		target := gorgonia.NewVector(g, tensor.Int64, gorgonia.WithShape(td.Shape()...), gorgonia.WithValue(td), gorgonia.WithName("target"))
+		loss, err := CrossEntropyLoss(logits, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads, err := gorgonia.Grad(loss, logits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lv, gv gorgonia.Value
+		gorgonia.Read(loss, &lv)
+		gorgonia.Read(grads[0], &gv)
+		vm := gorgonia.NewTapeMachine(g)
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		vm.Close()
+		got, _ := scalarOf(lv)
+		if ok, msg := closeTo([]float32{float32(got)}, []float64{c.Loss}); !ok {
+			t.Errorf("case %d loss: %s", i, msg)
+		}
+		if ok, msg := closeTo(gv.(*tensor.Dense).Float32s(), c.Grad.Data); !ok {
+			t.Errorf("case %d gradient: %s", i, msg)
+		}
+	}
+	g := gorgonia.NewGraph()
+	logits := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(2, 3), gorgonia.WithName("l"), gorgonia.WithInit(gorgonia.Ones()))
+	bad := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(2), gorgonia.WithName("t"))
+	if _, err := CrossEntropyLoss(logits, bad); err == nil {
+		t.Error("float targets accepted")
+	}
+	g = gorgonia.NewGraph()
+	logits = gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(2, 3), gorgonia.WithName("l"), gorgonia.WithInit(gorgonia.Ones()))
+	idx := gorgonia.NewVector(g, tensor.Int64, gorgonia.WithShape(2), gorgonia.WithName("i"), gorgonia.WithValue(tensor.New(tensor.WithBacking([]int64{0, 3}))))
+	if _, err := CrossEntropyLoss(logits, idx); err != nil {
+		t.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Errorf("target 3 of 3 classes: %v", err)
+	}
+}
+
+func TestMSELoss(t *testing.T) {
+	g := gorgonia.NewGraph()
+	p := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(2, 2), gorgonia.WithName("p"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 2, 3, 4}))))
+	y := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(2, 2), gorgonia.WithName("y"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 0, 3, 0}))))
+	loss, err := MSELoss(p, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads, err := gorgonia.Grad(loss, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lv, gv gorgonia.Value
+	gorgonia.Read(loss, &lv)
+	gorgonia.Read(grads[0], &gv)
+	vm := gorgonia.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	// ((2)² + (4)²)/4 = 5; d/dp = 2(p − y)/4.
+	if l, _ := scalarOf(lv); l != 5 {
+		t.Errorf("mse %v, want 5", l)
+	}
+	want := []float32{0, 1, 0, 2}
+	for i, v := range gv.(*tensor.Dense).Float32s() {
+		if v != want[i] {
+			t.Fatalf("mse gradient %v, want %v", gv, want)
+		}
+	}
+	q := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(1, 4), gorgonia.WithName("q"))
+	if _, err := MSELoss(p, q); err == nil {
+		t.Error("mse of (2,2) and (1,4) accepted")
 	}
 }

@@ -180,6 +180,18 @@ func TestGradients(t *testing.T) {
 	add("gru", must(NewGRU(3, 2, 1, false, seed)), randDense(r, 3, 2, 3))
 	add("rnncell", must(NewRNNCell(3, 2, "tanh", seed)), randDense(r, 2, 3))
 	add("flatten", NewFlatten(), randDense(r, 2, 2, 3))
+	add("float_functional", &funcModule{f: func(x *gorgonia.Node) (*gorgonia.Node, error) {
+		ff := NewFloatFunctional()
+		sq, err := ff.Mul(x, x)
+		if err != nil {
+			return nil, err
+		}
+		s, err := ff.AddReLU(sq, x)
+		if err != nil {
+			return nil, err
+		}
+		return ff.Cat([]*gorgonia.Node{s, x}, 1)
+	}}, randDense(r, 3, 4))
 	// Over several time steps the LispMachine's gradients drift from the
 	// TapeMachine's by up to ~15% (inside Gorgonia's own elementwise and
 	// matmul DoDiff); the TapeMachine ones match finite differences here
@@ -193,6 +205,17 @@ func TestGradients(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { checkGradCase(t, c) })
 	}
 }
+
+// funcModule is a test module running a function.
+type funcModule struct {
+	Base
+	Stateless
+	f func(x *gorgonia.Node) (*gorgonia.Node, error)
+}
+
+func (m *funcModule) TypeName() string                                 { return "func" }
+func (m *funcModule) Forward(x *gorgonia.Node) (*gorgonia.Node, error) { return m.f(x) }
+func (m *funcModule) Clone() Module                                    { c := *m; c.Base = m.CloneBase(); return &c }
 
 func TestEmbeddingGradient(t *testing.T) {
 	e, err := NewEmbedding(5, 3, WithSeed(1))

@@ -8,29 +8,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// softmaxXent builds mean cross-entropy of logits (B, K) against one-hot
-// targets (B, K) from Gorgonia ops.
-func softmaxXent(logits, onehot *gorgonia.Node) (*gorgonia.Node, error) {
-	sm, err := gorgonia.SoftMax(logits)
-	if err != nil {
-		return nil, err
-	}
-	lg, err := gorgonia.Log(sm)
-	if err != nil {
-		return nil, err
-	}
-	p, err := gorgonia.HadamardProd(lg, onehot)
-	if err != nil {
-		return nil, err
-	}
-	s, err := gorgonia.Sum(p)
-	if err != nil {
-		return nil, err
-	}
-	n := float32(logits.Shape()[0])
-	return gorgonia.HadamardProd(s, gorgonia.NewConstant(-1/n))
-}
-
 // TestTrainCNN trains conv→bn→relu→pool→flatten→linear with TapeMachine and
 // Adam on a separable toy task (is the bright blob in the left or right
 // half?) and checks that the loss falls and that only the solver changes
@@ -60,7 +37,7 @@ func TestTrainCNN(t *testing.T) {
 	r := rand.New(rand.NewSource(9))
 	batch := func() (*tensor.Dense, *tensor.Dense) {
 		x := randDense(r, B, 1, 6, 6)
-		y := newF32(tensor.Shape{B, 2})
+		labels := make([]int64, B)
 		xs := x.Float32s()
 		for i := range xs {
 			xs[i] *= 0.3
@@ -72,18 +49,18 @@ func TestTrainCNN(t *testing.T) {
 					xs[b*36+h*6+w+1+3*right] += 2
 				}
 			}
-			y.Float32s()[b*2+right] = 1
+			labels[b] = int64(right)
 		}
-		return x, y
+		return x, tensor.New(tensor.WithBacking(labels))
 	}
 	g := gorgonia.NewGraph()
 	x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(B, 1, 6, 6), gorgonia.WithName("x"))
-	target := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(B, 2), gorgonia.WithName("y"))
+	target := gorgonia.NewVector(g, tensor.Int64, gorgonia.WithShape(B), gorgonia.WithName("y"))
 	logits, err := Call(model, x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cost, err := softmaxXent(logits, target)
+	cost, err := CrossEntropyLoss(logits, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +89,7 @@ func TestTrainCNN(t *testing.T) {
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		loss := cv.Data().(float32)
+		loss := float32(*cv.(*gorgonia.F32))
 		if step == 0 {
 			first = loss
 			if w0.Eq(conv.Weight.Data) == false {
@@ -158,7 +135,7 @@ func TestTrainLSTM(t *testing.T) {
 	}
 	g := gorgonia.NewGraph()
 	idx := gorgonia.NewTensor(g, tensor.Int64, 2, gorgonia.WithShape(T, B), gorgonia.WithName("tokens"))
-	target := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(T*B, V), gorgonia.WithName("next"))
+	target := gorgonia.NewVector(g, tensor.Int64, gorgonia.WithShape(T*B), gorgonia.WithName("next"))
 	e, err := Call(emb, idx)
 	if err != nil {
 		t.Fatal(err)
@@ -175,7 +152,7 @@ func TestTrainLSTM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cost, err := softmaxXent(logits, target)
+	cost, err := CrossEntropyLoss(logits, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,24 +172,24 @@ func TestTrainLSTM(t *testing.T) {
 	var first, last float32
 	for step := 0; step < 80; step++ {
 		toks := make([]int64, T*B)
-		next := newF32(tensor.Shape{T * B, V})
+		next := make([]int64, T*B)
 		for b := 0; b < B; b++ {
 			start := r.Intn(V)
 			for s := 0; s < T; s++ {
 				toks[s*B+b] = int64((start + s) % V)
-				next.Float32s()[(s*B+b)*V+(start+s+1)%V] = 1
+				next[s*B+b] = int64((start + s + 1) % V)
 			}
 		}
 		if err := gorgonia.Let(idx, tensor.New(tensor.WithShape(T, B), tensor.WithBacking(toks))); err != nil {
 			t.Fatal(err)
 		}
-		if err := gorgonia.Let(target, next); err != nil {
+		if err := gorgonia.Let(target, tensor.New(tensor.WithBacking(next))); err != nil {
 			t.Fatal(err)
 		}
 		if err := vm.RunAll(); err != nil {
 			t.Fatal(err)
 		}
-		loss := cv.Data().(float32)
+		loss := float32(*cv.(*gorgonia.F32))
 		if step == 0 {
 			first = loss
 		}

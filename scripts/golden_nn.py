@@ -287,6 +287,13 @@ addgrad("linear", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(
 os.makedirs("nn/testdata", exist_ok=True)
 with open("nn/testdata/golden.json", "w") as f:
     json.dump({"torch": torch.__version__, "cases": cases}, f)
+xent = []
+for n, c, scale in [(4, 5, 1.0), (3, 2, 30.0), (1, 7, 0.1)]:
+    logits = (x(n, c) * scale).requires_grad_(True)
+    target = torch.randint(0, c, (n,))
+    loss = torch.nn.functional.cross_entropy(logits, target)
+    loss.backward()
+    xent.append({"logits": T(logits), "target": T(target), "loss": float(loss), "grad": T(logits.grad)})
 with open("nn/testdata/golden_grad.json", "w") as f:
-    json.dump({"torch": torch.__version__, "cases": grad_cases}, f)
+    json.dump({"torch": torch.__version__, "cases": grad_cases, "cross_entropy": xent}, f)
 print(len(cases), "forward cases and", len(grad_cases), "gradient cases written to nn/testdata")
