@@ -74,8 +74,20 @@ func init() {
 		if !c.has("output_size") {
 			return nil, fmt.Errorf("qconform: adaptive_avg_pool2d: missing attr \"output_size\"")
 		}
-		o, err := c.ints("output_size", 2, nil)
-		if err != nil {
+		// an int, or a list whose null entries keep the input's size
+		var o []int
+		var list []*int
+		if err := c.attr("output_size", &list); err == nil {
+			shape := x.Shape()
+			for i, v := range list {
+				switch {
+				case v != nil:
+					o = append(o, *v)
+				case len(shape) >= len(list):
+					o = append(o, shape[len(shape)-len(list)+i])
+				}
+			}
+		} else if o, err = c.ints("output_size", 2, nil); err != nil {
 			return nil, err
 		}
 		if len(o) != 2 {
