@@ -52,6 +52,7 @@ type pattern struct {
 	bias   *tensor.Dense // nil or (N) / (O)
 	relu   bool
 	bn     bool
+	biased bool // the float graph adds a bias (before any batch-norm folding)
 
 	// conv and max-pool geometry
 	kernel, stride, pad, dilation []int
@@ -61,7 +62,7 @@ type pattern struct {
 
 func (p *pattern) describe() string {
 	s := p.kind.String()
-	if p.bias != nil && p.kind != kAdd {
+	if p.biased {
 		s += "+bias"
 	}
 	if p.bn {
@@ -229,7 +230,7 @@ func (a *analysis) matchLinear(m *gorgonia.Node) (*pattern, error) {
 	if add, bias, nodes, err := a.biasAfter(m, 1); err != nil {
 		return nil, err
 	} else if add != nil {
-		p.root, p.bias = add, tensor.New(tensor.WithShape(len(bias)), tensor.WithBacking(bias))
+		p.root, p.bias, p.biased = add, tensor.New(tensor.WithShape(len(bias)), tensor.WithBacking(bias)), true
 		p.nodes = append(p.nodes, nodes...)
 	}
 	if h, cmp, ok := a.reluAfter(p.root); ok {
@@ -301,7 +302,7 @@ func (a *analysis) matchConv(m *gorgonia.Node) (*pattern, bool, error) {
 	if add, bias, nodes, err := a.biasAfter(t, 1); err != nil {
 		return nil, true, err
 	} else if add != nil {
-		p.root, p.bias = add, tensor.New(tensor.WithShape(o), tensor.WithBacking(bias))
+		p.root, p.bias, p.biased = add, tensor.New(tensor.WithShape(o), tensor.WithBacking(bias)), true
 		p.nodes = append(p.nodes, nodes...)
 	}
 	if err := a.foldBN(p); err != nil {
@@ -503,7 +504,7 @@ func (a *analysis) matchDynamic() error {
 		if add, bias, nodes, err := a.biasAfter(n, 1); err != nil {
 			return err
 		} else if add != nil {
-			p.root, p.bias = add, tensor.New(tensor.WithShape(len(bias)), tensor.WithBacking(bias))
+			p.root, p.bias, p.biased = add, tensor.New(tensor.WithShape(len(bias)), tensor.WithBacking(bias)), true
 			p.nodes = append(p.nodes, nodes...)
 		}
 		a.claim(p)
