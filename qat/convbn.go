@@ -101,7 +101,9 @@ func (m *convBnQAT) FoldedWeightBias() (w, b *tensor.Dense, err error) {
 // updated with momentum and the unbiased variance) when the module is
 // training and the statistics are not frozen, else with its running
 // statistics. Gradients reach W, the conv bias, γ and β (the
-// fake-quantization passes them straight through).
+// fake-quantization passes them straight through). A channel with γ = 0
+// divides 0 by 0 and gives NaN, as PyTorch's default path does. x must be
+// batched: (N, C, spatial…).
 func (m *convBnQAT) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	op := fmt.Sprintf("ConvBn%dd", m.nd)
 	if err := checkInput(op, x); err != nil {
