@@ -124,3 +124,121 @@ func BenchmarkMaxPool2d(b *testing.B) {
 		MaxPool2d(dst, src, 64, 56, 56, 28, 28, w)
 	}
 }
+
+// naiveMaxPool2d is the definition: the largest in-bounds code over
+// h = y·SH − PH + i·DH, w = x·SW − PW + j·DW.
+func naiveMaxPool2d(src []int8, ih, iw, oh, ow int, w Window2d) []int8 {
+	out := make([]int8, oh*ow)
+	for y := 0; y < oh; y++ {
+		for x := 0; x < ow; x++ {
+			m := int8(-128)
+			for i := 0; i < w.KH; i++ {
+				for j := 0; j < w.KW; j++ {
+					h, c := y*w.SH-w.PH+i*w.DH, x*w.SW-w.PW+j*w.DW
+					if h >= 0 && h < ih && c >= 0 && c < iw && src[h*iw+c] > m {
+						m = src[h*iw+c]
+					}
+				}
+			}
+			out[y*ow+x] = m
+		}
+	}
+	return out
+}
+
+// TestPoolsRandomGeometry compares MaxPool2d with the definition and
+// AvgPool2d with an exact rational reference (within the one tie rule) on
+// random sizes, kernels, strides, paddings, dilations and ceil modes.
+func TestPoolsRandomGeometry(t *testing.T) {
+	r := uint32(7)
+	next := func(n int) int { r = r*1664525 + 1013904223; return int(r>>8) % n }
+	for iter := 0; iter < 400; iter++ {
+		ih, iw := 1+next(12), 1+next(12)
+		w := Window2d{KH: 1 + next(4), KW: 1 + next(4), SH: 1 + next(3), SW: 1 + next(3), DH: 1 + next(2), DW: 1 + next(2)}
+		w.PH, w.PW = next(w.KH/2+1), next(w.KW/2+1)
+		ceil := next(2) == 1
+		oh := PoolOutputSize(ih, w.KH, w.PH, w.SH, w.DH, ceil)
+		ow := PoolOutputSize(iw, w.KW, w.PW, w.SW, w.DW, ceil)
+		if oh < 1 || ow < 1 {
+			continue
+		}
+		src := make([]int8, ih*iw)
+		for i := range src {
+			src[i] = int8(next(256) - 128)
+		}
+		got := make([]int8, oh*ow+2)
+		got[oh*ow], got[oh*ow+1] = 42, 42
+		MaxPool2d(got[:oh*ow], src, 1, ih, iw, oh, ow, w)
+		want := naiveMaxPool2d(src, ih, iw, oh, ow, w)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("max pool %dx%d %+v ceil=%v: got %v, want %v", ih, iw, w, ceil, got[:oh*ow], want)
+			}
+		}
+		if got[oh*ow] != 42 || got[oh*ow+1] != 42 {
+			t.Fatal("max pool wrote past its output")
+		}
+		// average pool, dilation 1, divisor = elements inside the input
+		w.DH, w.DW = 1, 1
+		oh = PoolOutputSize(ih, w.KH, w.PH, w.SH, 1, ceil)
+		ow = PoolOutputSize(iw, w.KW, w.PW, w.SW, 1, ceil)
+		if oh < 1 || ow < 1 {
+			continue
+		}
+		zp := int32(next(256) - 128)
+		avg := make([]int8, oh*ow)
+		AvgPool2d(avg, src, 1, ih, iw, oh, ow, w, false, 0, zp, zp, 1)
+		for y := 0; y < oh; y++ {
+			for x := 0; x < ow; x++ {
+				var sum, n int
+				for h := max(y*w.SH-w.PH, 0); h < min(y*w.SH-w.PH+w.KH, ih); h++ {
+					for c := max(x*w.SW-w.PW, 0); c < min(x*w.SW-w.PW+w.KW, iw); c++ {
+						sum += int(src[h*iw+c]) - int(zp)
+						n++
+					}
+				}
+				if n == 0 {
+					continue
+				}
+				exact := float64(sum)/float64(n) + float64(zp)
+				if d := float64(avg[y*ow+x]) - exact; (d > 0.5 || d < -0.5) && exact >= -128 && exact <= 127 {
+					t.Fatalf("avg pool at (%d,%d): %d, exact mean %v", y, x, avg[y*ow+x], exact)
+				}
+			}
+		}
+	}
+}
+
+func TestClampCodesLong(t *testing.T) {
+	src := make([]int8, 1000)
+	for i := range src {
+		src[i] = int8(i)
+	}
+	dst := make([]int8, 1000)
+	ClampCodes(dst, src, -20, 33)
+	for i, v := range src {
+		if want := min(max(v, -20), 33); dst[i] != want {
+			t.Fatalf("at %d: %d, want %d", i, dst[i], want)
+		}
+	}
+	u := make([]uint8, 600)
+	for i := range u {
+		u[i] = uint8(i)
+	}
+	ClampCodes(u, u, 7, 200)
+	for i := range u {
+		if want := min(max(uint8(i), 7), 200); u[i] != want {
+			t.Fatalf("u8 at %d: %d, want %d", i, u[i], want)
+		}
+	}
+}
+
+func TestAdaptiveAvgPool2dKernel(t *testing.T) {
+	// 1x5 → 1x2: windows [0, 3) and [2, 5).
+	src := []int8{-3, 1, 4, 1, -5}
+	dst := make([]int8, 2)
+	AdaptiveAvgPool2d(dst, src, 1, 1, 5, 1, 2)
+	if dst[0] != 1 || dst[1] != 0 { // 2/3 → 1; 0/3 → 0
+		t.Fatalf("adaptive %v", dst)
+	}
+}

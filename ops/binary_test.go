@@ -120,6 +120,9 @@ func TestBinaryErrors(t *testing.T) {
 		"cat nil":         func() (*qtensor.QTensor, error) { return Cat([]*qtensor.QTensor{u, nil}, 0, 0.1, 0) },
 		"cat keep none":   func() (*qtensor.QTensor, error) { return CatKeepQParams(nil, 0) },
 		"add nil operand": func() (*qtensor.QTensor, error) { return AddReLU(u, nil, 0.1, 0) },
+		"mul_scalar huge": func() (*qtensor.QTensor, error) { return MulScalar(u, 1e300) },
+		"mul_scalar neg":  func() (*qtensor.QTensor, error) { return MulScalar(u, -1e300) },
+		"add_scalar huge": func() (*qtensor.QTensor, error) { return AddScalar(u, 1e300) },
 	}
 	for name, f := range cases {
 		if _, err := f(); err == nil {

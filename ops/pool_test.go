@@ -80,6 +80,8 @@ func TestPoolHandValues(t *testing.T) {
 	h4CheckInts(t, "bilinear", y, []int64{3, 6, 9})
 	y, _ = UpsampleBilinear(x, []int{1, 3}, nil)
 	h4CheckInts(t, "upsample bilinear", y, []int64{3, 6, 9})
+	y, _ = Upsample(x, nil, []float64{1, 1.5}, "nearest", false)
+	h4CheckInts(t, "upsample", y, []int64{3, 3, 9})
 	y, _ = UpsampleNearest(x, []int{2, 2}, nil)
 	h4CheckInts(t, "upsample nearest", y, []int64{3, 9, 3, 9})
 }
