@@ -258,5 +258,5 @@ func testConvnet(t *testing.T, withBN bool) {
 	t.Logf("top-1 agreement with the float graph %d/%d\n%s", agree, total, r.Describe())
 }
 
-func TestQuantizeGraphConvnet(t *testing.T)   { testConvnet(t, false) }
+func TestQuantizeGraphConvnet(t *testing.T)    { testConvnet(t, false) }
 func TestQuantizeGraphConvBNReLU(t *testing.T) { testConvnet(t, true) }
