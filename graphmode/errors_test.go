@@ -67,7 +67,10 @@ func TestBadInputsAreErrors(t *testing.T) {
 		{"matmul weight without value", func() error { _, err := QuantizeGraph(gw, gorgonia.Nodes{yw}, DefaultQConfig(), noop); return err }, "has no value"},
 		{"conv filter without value", func() error { _, err := QuantizeGraph(gc, gorgonia.Nodes{yc}, DefaultQConfig(), noop); return err }, "has no value"},
 		{"float64 graph", func() error { _, err := QuantizeGraph(g64, gorgonia.Nodes{y64}, DefaultQConfig(), noop); return err }, "float32"},
-		{"dynamic nil graph", func() error { _, err := QuantizeDynamicGraph(nil, gorgonia.Nodes{m.y}, DefaultDynamicQConfig()); return err }, "nil graph"},
+		{"dynamic nil graph", func() error {
+			_, err := QuantizeDynamicGraph(nil, gorgonia.Nodes{m.y}, DefaultDynamicQConfig())
+			return err
+		}, "nil graph"},
 		{"dynamic nil qconfig", func() error { _, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.y}, nil); return err }, "nil qconfig"},
 		{"dynamic weight without value", func() error {
 			_, err := QuantizeDynamicGraph(gw, gorgonia.Nodes{yw}, DefaultDynamicQConfig())
