@@ -65,12 +65,24 @@ func (m *convBnQAT) SpatialDims() int { return m.nd }
 func (m *convBnQAT) BN() *nn.BatchNorm { b, _ := m.Child("bn").(*nn.BatchNorm); return b }
 
 // FreezeBNStats is freeze_bn_stats: the batch norm uses and keeps its
-// running statistics from the next Forward on, in training mode too.
-func (m *convBnQAT) FreezeBNStats() { m.freezeBN = true }
+// running statistics from the next Forward on, in training mode too (its
+// own training flag is cleared, as PyTorch's bn.training).
+func (m *convBnQAT) FreezeBNStats() {
+	m.freezeBN = true
+	if bn := m.BN(); bn != nil {
+		bn.Train(false)
+	}
+}
 
-// UpdateBNStats is update_bn_stats: the batch norm follows the training
-// mode again (batch statistics and running-stat updates when training).
-func (m *convBnQAT) UpdateBNStats() { m.freezeBN = false }
+// UpdateBNStats is update_bn_stats: the batch norm follows the module's
+// training mode again (batch statistics and running-stat updates when
+// training); its own training flag is set, as PyTorch's.
+func (m *convBnQAT) UpdateBNStats() {
+	m.freezeBN = false
+	if bn := m.BN(); bn != nil {
+		bn.Train(true)
+	}
+}
 
 // BNFrozen reports freeze_bn.
 func (m *convBnQAT) BNFrozen() bool { return m.freezeBN }

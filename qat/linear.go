@@ -158,10 +158,20 @@ func (m *LinearBn1d) FusedReLU() bool { return false }
 func (m *LinearBn1d) BN() *nn.BatchNorm { b, _ := m.Child("bn").(*nn.BatchNorm); return b }
 
 // FreezeBNStats is freeze_bn_stats.
-func (m *LinearBn1d) FreezeBNStats() { m.freezeBN = true }
+func (m *LinearBn1d) FreezeBNStats() {
+	m.freezeBN = true
+	if bn := m.BN(); bn != nil {
+		bn.Train(false)
+	}
+}
 
 // UpdateBNStats is update_bn_stats.
-func (m *LinearBn1d) UpdateBNStats() { m.freezeBN = false }
+func (m *LinearBn1d) UpdateBNStats() {
+	m.freezeBN = false
+	if bn := m.BN(); bn != nil {
+		bn.Train(true)
+	}
+}
 
 // BNFrozen reports freeze_bn.
 func (m *LinearBn1d) BNFrozen() bool { return m.freezeBN }
@@ -251,8 +261,11 @@ func foldedForward(x *gorgonia.Node, weight, bias *nn.Parameter, bn *nn.BatchNor
 }
 
 // runBN runs the batch norm in the given mode through nn.Call (its hooks
-// apply, as self.bn(...) in PyTorch).
+// apply, as self.bn(...) in PyTorch). The mode is set on a shallow copy
+// sharing bn's parameters and buffers, so Forward changes no module state
+// and graphs can be built concurrently.
 func runBN(bn *nn.BatchNorm, y *gorgonia.Node, training bool) (*gorgonia.Node, error) {
-	bn.Train(training)
-	return nn.Call(bn, y)
+	b := *bn
+	b.Train(training)
+	return nn.Call(&b, y)
 }

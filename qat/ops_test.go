@@ -7,7 +7,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-func vec32(v ...float32) *tensor.Dense { return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)) }
+func vec32(v ...float32) *tensor.Dense {
+	return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v))
+}
 
 // The ops return errors, never panic, on inputs that break their contract.
 func TestOpsRejectBadInputs(t *testing.T) {

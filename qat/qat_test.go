@@ -414,3 +414,25 @@ func ExampleFromFloat() {
 	// ConvBnReLU2d (2, 2, 2, 2) weight zero points: [0 0]
 	// num_batches_tracked: 1
 }
+
+// Forward changes no module state, so graphs of one QAT model can be built
+// from several goroutines (run with -race).
+func TestConcurrentGraphBuilding(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	conv, bn := convBnPair(t, r, true)
+	q := qatConvBn(t, conv, bn, false)
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			g := gorgonia.NewGraph()
+			x := gorgonia.NewTensor(g, tensor.Float32, 4, gorgonia.WithShape(1, 3, 4, 4))
+			_, err := nn.Call(q, x)
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
