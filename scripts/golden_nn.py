@@ -11,6 +11,7 @@ The Go tests rebuild each module, load the state dict and compare.
 import json
 import os
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -178,6 +179,11 @@ cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
                     nn.Flatten(), nn.Linear(4 * 3 * 3, 5))
 randomize(cnn)
 add("sequential_cnn", "SequentialCNN", {}, cnn, [x(2, 1, 6, 6)])
+# The same state dict as NumPy archives (plain and deflated), the bridge
+# users take from PyTorch to nn.LoadNpzFile.
+os.makedirs("nn/testdata", exist_ok=True)
+np.savez("nn/testdata/sequential_cnn.npz", **{k: v.numpy() for k, v in cnn.state_dict().items()})
+np.savez_compressed("nn/testdata/sequential_cnn_deflated.npz", **{k: v.numpy() for k, v in cnn.state_dict().items()})
 
 # Edge cases: degenerate matmul shapes, unbatched inputs, options.
 add("linear_out1", "Linear", {"in": 4, "out": 1}, randomize(nn.Linear(4, 1)), [x(3, 4)])
