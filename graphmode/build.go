@@ -165,7 +165,11 @@ func (b *builder) copyNode(n *gorgonia.Node) (*gorgonia.Node, error) {
 			}
 		}
 		if !opIs(n, tElemBin, ">= true") || !rectifyCmp(b.a, n) {
-			b.report.Float = append(b.report.Float, Entry{Kind: "float", Op: n.Op().String(), Nodes: []string{n.Name()}, Detail: reason})
+			op := n.Op().String()
+			if _, _, ok := rectifyOf(b.a.g, n); ok {
+				op = "Rectify"
+			}
+			b.report.Float = append(b.report.Float, Entry{Kind: "float", Op: op, Nodes: []string{n.Name()}, Detail: reason})
 		}
 	}
 	if _, ok := n.Op().(*gorgonia.BatchNormOp); ok {
