@@ -36,7 +36,9 @@
 //     weight (in, out/groups, k…); LSTM weight_ih_l{k}[_reverse] (4H, I)
 //     with gate order i, f, g, o; GRU gates r, z, n; BatchNorm
 //     running_mean, running_var, num_batches_tracked), so a PyTorch
-//     state_dict maps over key by key.
+//     state_dict maps over key by key; ReadNpz/LoadNpzFile and
+//     WriteNpz/SaveNpzFile carry it as a NumPy .npz archive
+//     (np.savez(path, **{k: v.numpy() for k, v in sd.items()})).
 //   - Clone deep-copies parameters, buffers and children; QConfig and hook
 //     functions are shared.
 //   - Initialisation follows PyTorch's distributions (kaiming-uniform

@@ -45,7 +45,7 @@ func ReadNpz(r io.ReaderAt, size int64) (map[string]*tensor.Dense, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nn: read npz: %s: %w", f.Name, err)
 		}
-		d, err := readNpy(rc)
+		d, err := readNpy(rc, int64(f.UncompressedSize64))
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("nn: read npz: %s: %w", f.Name, err)
@@ -64,8 +64,10 @@ func LoadNpzFile(path string) (map[string]*tensor.Dense, error) {
 	return ReadNpz(bytes.NewReader(b), int64(len(b)))
 }
 
-// readNpy parses one .npy array.
-func readNpy(r io.Reader) (*tensor.Dense, error) {
+// readNpy parses one .npy array of size bytes; the data must fill exactly
+// the rest of it (so a corrupt header cannot make it allocate more than
+// the archive declares).
+func readNpy(r io.Reader, size int64) (*tensor.Dense, error) {
 	var magic [8]byte
 	if _, err := io.ReadFull(r, magic[:]); err != nil {
 		return nil, err
@@ -125,6 +127,17 @@ func readNpy(r io.Reader) (*tensor.Dense, error) {
 		}
 		shape = append(shape, v)
 		n *= v
+	}
+	item := map[string]int64{"<f4": 4, "<f8": 8, "<i8": 8, "<i4": 4}[descr]
+	if item == 0 {
+		return nil, fmt.Errorf("dtype %q not supported (float32, float64, int64, int32)", descr)
+	}
+	prefix := int64(8 + 2 + hlen)
+	if magic[6] != 1 {
+		prefix += 2
+	}
+	if int64(n)*item != size-prefix {
+		return nil, fmt.Errorf("shape %v of %s needs %d data bytes, the entry has %d", shape, descr, int64(n)*item, size-prefix)
 	}
 	mk := func(backing any) *tensor.Dense {
 		if len(shape) == 0 {

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -67,4 +68,23 @@ func TestNpzFromPyTorch(t *testing.T) {
 	if err := WriteNpz(&buf, map[string]*tensor.Dense{"u8": tensor.New(tensor.WithBacking([]uint8{1}))}); err == nil {
 		t.Error("uint8 tensor written without error")
 	}
+}
+
+// FuzzReadNpz checks that arbitrary bytes give an error or a state dict,
+// never a panic or an allocation beyond the input's declared size.
+func FuzzReadNpz(f *testing.F) {
+	for _, file := range []string{"sequential_cnn.npz", "sequential_cnn_deflated.npz"} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("PK\x03\x04"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sd, err := ReadNpz(bytes.NewReader(b), int64(len(b)))
+		if err == nil && sd == nil {
+			t.Fatal("nil state dict without error")
+		}
+	})
 }
