@@ -104,11 +104,22 @@ func epiYMM(e *epiArgs) {
 	}
 }
 
-// epiAVX512 applies the epilogue of epiGeneric to the whole tile with
-// AVX-512 (masked loads and stores for the column tail).
-//
-//go:noescape
-func epiAVX512(e *epiArgs)
+// epiAVX512 applies the epilogue of epiGeneric to the whole tile with the
+// generated AVX-512 variant for its output kind, zero-point term and width.
+func epiAVX512(e *epiArgs) {
+	kind := 1
+	switch e.mode {
+	case modeInt32:
+		kind = 0
+	case modeF32:
+		kind = 2
+	}
+	zw := 0
+	if e.zw != nil {
+		zw = 1
+	}
+	epiAVX512Tab[kind][zw][(e.cols+15)/16](e)
+}
 
 // epiAVX2 applies the epilogue of epiGeneric to columns [0, cols&^7) with AVX2.
 //

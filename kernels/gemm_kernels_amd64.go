@@ -314,3 +314,171 @@ var dotAVX2 = [][]dotFunc16{
 		dotU8S8_3x16c4_AVX2,
 	},
 }
+
+// epiAVX512Tab[kind][zw][nch] is the AVX-512 epilogue for output kind
+// (0 int32, 1 requantized bytes, 2 float32), with (zw = 1) or without the
+// weight-zero-point term, for panels of nch 16-column chunks.
+var epiAVX512Tab = [3][2][5]func(*epiArgs){
+	{
+		{nil,
+			epiI32_16c_AVX512,
+			epiI32_32c_AVX512,
+			epiI32_48c_AVX512,
+			epiI32_64c_AVX512,
+		},
+		{nil,
+			epiI32ZW_16c_AVX512,
+			epiI32ZW_32c_AVX512,
+			epiI32ZW_48c_AVX512,
+			epiI32ZW_64c_AVX512,
+		},
+	},
+	{
+		{nil,
+			epiQ8_16c_AVX512,
+			epiQ8_32c_AVX512,
+			epiQ8_48c_AVX512,
+			epiQ8_64c_AVX512,
+		},
+		{nil,
+			epiQ8ZW_16c_AVX512,
+			epiQ8ZW_32c_AVX512,
+			epiQ8ZW_48c_AVX512,
+			epiQ8ZW_64c_AVX512,
+		},
+	},
+	{
+		{nil,
+			epiF32_16c_AVX512,
+			epiF32_32c_AVX512,
+			epiF32_48c_AVX512,
+			epiF32_64c_AVX512,
+		},
+		{nil,
+			epiF32ZW_16c_AVX512,
+			epiF32ZW_32c_AVX512,
+			epiF32ZW_48c_AVX512,
+			epiF32ZW_64c_AVX512,
+		},
+	},
+}
+
+// epiI32_16c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32_16c_AVX512(e *epiArgs)
+
+// epiI32_32c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32_32c_AVX512(e *epiArgs)
+
+// epiI32_48c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32_48c_AVX512(e *epiArgs)
+
+// epiI32_64c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32_64c_AVX512(e *epiArgs)
+
+// epiI32ZW_16c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32ZW_16c_AVX512(e *epiArgs)
+
+// epiI32ZW_32c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32ZW_32c_AVX512(e *epiArgs)
+
+// epiI32ZW_48c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32ZW_48c_AVX512(e *epiArgs)
+
+// epiI32ZW_64c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiI32ZW_64c_AVX512(e *epiArgs)
+
+// epiQ8_16c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8_16c_AVX512(e *epiArgs)
+
+// epiQ8_32c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8_32c_AVX512(e *epiArgs)
+
+// epiQ8_48c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8_48c_AVX512(e *epiArgs)
+
+// epiQ8_64c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8_64c_AVX512(e *epiArgs)
+
+// epiQ8ZW_16c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8ZW_16c_AVX512(e *epiArgs)
+
+// epiQ8ZW_32c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8ZW_32c_AVX512(e *epiArgs)
+
+// epiQ8ZW_48c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8ZW_48c_AVX512(e *epiArgs)
+
+// epiQ8ZW_64c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiQ8ZW_64c_AVX512(e *epiArgs)
+
+// epiF32_16c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32_16c_AVX512(e *epiArgs)
+
+// epiF32_32c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32_32c_AVX512(e *epiArgs)
+
+// epiF32_48c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32_48c_AVX512(e *epiArgs)
+
+// epiF32_64c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32_64c_AVX512(e *epiArgs)
+
+// epiF32ZW_16c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32ZW_16c_AVX512(e *epiArgs)
+
+// epiF32ZW_32c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32ZW_32c_AVX512(e *epiArgs)
+
+// epiF32ZW_48c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32ZW_48c_AVX512(e *epiArgs)
+
+// epiF32ZW_64c_AVX512 is a generated AVX-512 epilogue (see epiAVX512Tab).
+//
+//go:noescape
+func epiF32ZW_64c_AVX512(e *epiArgs)

@@ -180,6 +180,7 @@ func TestGemm(t *testing.T, path string) {
 		}
 	}
 	testExtremes(t)
+	testSignedZero(t)
 	testThreads(t, r)
 }
 
@@ -363,13 +364,22 @@ func testExtremes(t *testing.T) {
 	c := newCase(r, 5, 70, 9, 0, 0)
 	p := kernels.PackWeights(c.w, c.n, c.k)
 	want := c.want()
-	for _, mult := range []float32{1e30, -1e30, float32(math.Inf(1)), float32(math.NaN()), 0, 1} {
+	for _, mult := range []float32{1e30, -1e30, 3e9, -3e9, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 0, 1} {
 		rq := &kernels.Requant{Multiplier: []float32{mult}, ZeroPoint: 3, Min: 0, Max: 255}
 		out := make([]uint8, c.m*c.n)
 		kernels.GemmU8S8Requant(c.m, c.a, c.lda, c.aZP, p, c.wZP, rq, out, c.n)
 		for i, v := range want {
 			if w := uint8(kernels.RequantizeValue(v, i%c.n, rq)); out[i] != w {
 				t.Errorf("GemmU8S8Requant multiplier %v: out[%d] = %d, want %d (acc %d)", mult, i, out[i], w, v)
+				break
+			}
+		}
+		rq8 := &kernels.Requant{Multiplier: []float32{mult}, ZeroPoint: -100, Min: -128, Max: 127}
+		out8 := make([]int8, c.m*c.n)
+		kernels.GemmU8S8RequantS8(c.m, c.a, c.lda, c.aZP, p, c.wZP, rq8, out8, c.n)
+		for i, v := range want {
+			if w := int8(kernels.RequantizeValue(v, i%c.n, rq8)); out8[i] != w {
+				t.Errorf("GemmU8S8RequantS8 multiplier %v: out[%d] = %d, want %d (acc %d)", mult, i, out8[i], w, v)
 				break
 			}
 		}
@@ -384,6 +394,31 @@ func testExtremes(t *testing.T) {
 			if math.Float32bits(f[i]) != math.Float32bits(w) && !(w != w && f[i] != f[i]) {
 				t.Errorf("GemmU8S8Float scale %v: out[%d] = %v, want %v", mult, i, f[i], w)
 				break
+			}
+		}
+	}
+}
+
+// testSignedZero checks that a float epilogue without bias keeps the sign
+// of f32(0·scale) for a negative scale (−0), on every panel width.
+func testSignedZero(t *testing.T) {
+	t.Helper()
+	for _, n := range []int{5, 16, 37, 64, 100} {
+		m, k := 3, 9
+		a := make([]uint8, m*k)
+		for i := range a {
+			a[i] = 7 // equal to aZP: every accumulator is 0
+		}
+		w := make([]int8, n*k)
+		for i := range w {
+			w[i] = int8(i%200 - 100)
+		}
+		p := kernels.PackWeights(w, n, k)
+		out := make([]float32, m*n)
+		kernels.GemmU8S8Float(m, a, k, 7, p, []int32{0}, []float32{-0.5}, nil, out, n)
+		for i, v := range out {
+			if math.Float32bits(v) != math.Float32bits(float32(math.Copysign(0, -1))) {
+				t.Fatalf("GemmU8S8Float n=%d: out[%d] = %v (bits %#x), want -0", n, i, v, math.Float32bits(v))
 			}
 		}
 	}
