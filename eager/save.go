@@ -2,6 +2,7 @@ package eager
 
 import (
 	"bytes"
+	"encoding/gob"
 	"fmt"
 	"io"
 	"sync"
@@ -171,7 +172,7 @@ func decodePP(r *Record, prefix string) (*PostProcess, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
-	o, err := observer.Unmarshal(blob)
+	o, err := unmarshalObserver(blob)
 	if err != nil {
 		return nil, true, fmt.Errorf("%s: %s: %w", r.Type, prefix, err)
 	}
@@ -432,4 +433,21 @@ func childModules(children []nn.Child) []nn.Module {
 		out[i] = c.Module
 	}
 	return out
+}
+
+// unmarshalObserver is observer.Unmarshal with the sizes a corrupted state
+// could inflate (histogram bins and upsample rate) bounded before the
+// observer allocates them.
+func unmarshalObserver(b []byte) (observer.Observer, error) {
+	var s observer.State
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&s); err != nil {
+		return nil, fmt.Errorf("observer state: %w", err)
+	}
+	if s.Bins < 0 || s.Bins > 1<<16 || s.UpsampleRate < 0 || s.UpsampleRate > 1<<12 || s.Bins*s.UpsampleRate > 1<<22 {
+		return nil, fmt.Errorf("observer state: bins %d, upsample rate %d out of range", s.Bins, s.UpsampleRate)
+	}
+	if s.ChAxis < -maxRank || s.ChAxis > maxRank || s.Axis < -maxRank || s.Axis > maxRank {
+		return nil, fmt.Errorf("observer state: channel axis %d / %d out of range", s.ChAxis, s.Axis)
+	}
+	return observer.FromState(s)
 }
