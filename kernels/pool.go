@@ -384,17 +384,43 @@ func UpsampleBilinear2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, alignC
 	zin := float32(inZP)
 	rows := bilinearTaps(ih, oh, alignCorners, scaleH)
 	cols := bilinearTaps(iw, ow, alignCorners, scaleW)
+	// The inner sums w0·q[r][c] + w1·q[r][c+1] depend on the source row r
+	// and the output column only, so each needed source row is
+	// interpolated once (output rows visit source rows in order; two
+	// buffers suffice) with exactly the per-element arithmetic.
+	var buf [2][]float32
+	var bufRow [2]int
+	buf[0], buf[1] = make([]float32, ow), make([]float32, ow)
+	// horiz returns source row r interpolated along x, computing it into
+	// the buffer that does not hold row keep.
+	horiz := func(in []T, r, keep int) []float32 {
+		for k := range bufRow {
+			if bufRow[k] == r {
+				return buf[k]
+			}
+		}
+		k := 0
+		if bufRow[0] == keep {
+			k = 1
+		}
+		row := in[r*iw : (r+1)*iw]
+		h := buf[k]
+		for x, ct := range cols {
+			h[x] = float32(ct.l0*float32(row[ct.i])) + float32(ct.l1*float32(row[ct.i+ct.p]))
+		}
+		bufRow[k] = r
+		return h
+	}
 	for p := 0; p < planes; p++ {
 		in := src[p*ih*iw : (p+1)*ih*iw]
 		out := dst[p*oh*ow : (p+1)*oh*ow]
+		bufRow = [2]int{-1, -1}
 		for y, rt := range rows {
-			r0 := in[rt.i*iw:]
-			r1 := in[(rt.i+rt.p)*iw:]
+			a := horiz(in, rt.i, rt.i+rt.p)
+			b := horiz(in, rt.i+rt.p, rt.i)
 			o := out[y*ow : (y+1)*ow]
-			for x, ct := range cols {
-				a := float32(ct.l0*float32(r0[ct.i])) + float32(ct.l1*float32(r0[ct.i+ct.p]))
-				b := float32(ct.l0*float32(r1[ct.i])) + float32(ct.l1*float32(r1[ct.i+ct.p]))
-				v := float32(rt.l0*a) + float32(rt.l1*b) - zin
+			for x := range o {
+				v := float32(rt.l0*a[x]) + float32(rt.l1*b[x]) - zin
 				o[x] = T(quantizeF32(v, inv, outZP, lo, hi))
 			}
 		}
