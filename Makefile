@@ -33,10 +33,11 @@ golden:
 	for f in scripts/golden_*.py; do $(PYTHON) $$f || exit 1; done
 
 # Runs the conformance cases in CASES (a directory of .jsonl files) and
-# scores them with compare.py.
+# scores them with compare.py (COMPARE; e.g. CASES=testdata/heldout).
+COMPARE ?= ../shared/conformance/compare.py
 conformance:
 	@mkdir -p out
 	$(GO) build -o out/qconform ./cmd/qconform
 	cat $(CASES)/*.jsonl > out/cases.jsonl
 	./out/qconform < out/cases.jsonl > out/results.jsonl
-	$(PYTHON) $(CASES)/../compare.py out/cases.jsonl out/results.jsonl || python3 $(CASES)/../compare.py out/cases.jsonl out/results.jsonl
+	$(PYTHON) $(COMPARE) out/cases.jsonl out/results.jsonl || python3 $(COMPARE) out/cases.jsonl out/results.jsonl
