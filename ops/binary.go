@@ -414,6 +414,17 @@ func catOp(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, r
 			return nil, fmt.Errorf("ops: %s: tensor %d is %s but tensor 0 is %s; all dtypes must be the same", op, i, qdtype.Name(a.dt), qdtype.Name(info[0].dt))
 		}
 	}
+	// torch.cat skips legacy empty 1-D tensors (shape [0]) next to others.
+	kept, keptInfo := xs[:0:0], info[:0:0]
+	for i, x := range xs {
+		if sh := x.Shape(); len(sh) == 1 && sh[0] == 0 {
+			continue
+		}
+		kept, keptInfo = append(kept, x), append(keptInfo, info[i])
+	}
+	if len(kept) > 0 {
+		xs, info = kept, keptInfo
+	}
 	s0 := []int(xs[0].Shape())
 	rank := len(s0)
 	if rank == 0 {

@@ -89,6 +89,12 @@ func TestBinaryBroadcastAndVariants(t *testing.T) {
 	h4CheckInts(t, "mul_relu", y, []int64{1, 2, 3, 0, 0, 0})
 	y, _ = CatKeepQParams([]*qtensor.QTensor{b, h4MustQ(t, "qint8", []int{1}, []int64{7}, 0.2, 1)}, -1)
 	h4CheckInts(t, "cat keep", y, []int64{1, 2, 3, 12})
+	empty := h4MustQ(t, "qint8", []int{0}, nil, 0.1, 0)
+	y, err = Cat([]*qtensor.QTensor{empty, b, empty}, 0, 0.1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h4CheckInts(t, "cat skips empty", y, []int64{1, 2, 3})
 	y, _ = CatReLU([]*qtensor.QTensor{a, a}, 1, 0.1, 0)
 	h4CheckInts(t, "cat_relu", y, []int64{10, 10, 0, 0})
 	y, _ = AddScalarReLU(b, -0.2) // zp shifts to 2, codes ≤ 2 clamp
