@@ -64,3 +64,57 @@ func benchStep(b *testing.B, g *gorgonia.ExprGraph, y *gorgonia.Node, learn gorg
 		vm.Reset()
 	}
 }
+
+// BenchmarkLSTMStep times one forward+backward run of a 2-layer LSTM
+// language-model body (embedding → LSTM → linear → cross-entropy) on a
+// TapeMachine, the shape of PyTorch's word-language-model example scaled
+// down.
+func BenchmarkLSTMStep(b *testing.B) {
+	const V, T, B, E, H = 1000, 20, 16, 128, 128
+	emb, _ := NewEmbedding(V, E, WithSeed(1))
+	lstm, _ := NewLSTM(E, H, 2, false, WithSeed(2))
+	head, _ := NewLinear(H, V, WithSeed(3))
+	g := gorgonia.NewGraph()
+	toks := make([]int64, T*B)
+	for i := range toks {
+		toks[i] = int64(i * 7 % V)
+	}
+	idx := gorgonia.NewTensor(g, tensor.Int64, 2, gorgonia.WithShape(T, B), gorgonia.WithName("tokens"), gorgonia.WithValue(tensor.New(tensor.WithShape(T, B), tensor.WithBacking(toks))))
+	next := gorgonia.NewVector(g, tensor.Int64, gorgonia.WithShape(T*B), gorgonia.WithName("next"), gorgonia.WithValue(tensor.New(tensor.WithBacking(toks))))
+	e, err := Call(emb, idx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := Call(lstm, e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	flat, err := gorgonia.Reshape(out, tensor.Shape{T * B, H})
+	if err != nil {
+		b.Fatal(err)
+	}
+	logits, err := Call(head, flat)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cost, err := CrossEntropyLoss(logits, next)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var learn gorgonia.Nodes
+	for _, m := range []Module{emb, lstm, head} {
+		learn = append(learn, Learnables(m, g)...)
+	}
+	if _, err := gorgonia.Grad(cost, learn...); err != nil {
+		b.Fatal(err)
+	}
+	vm := gorgonia.NewTapeMachine(g, gorgonia.BindDualValues(learn...))
+	defer vm.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := vm.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+		vm.Reset()
+	}
+}

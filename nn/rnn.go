@@ -363,6 +363,10 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 			if err != nil {
 				return nil, nil, nil, err
 			}
+			xsteps, err := splitRows(xw, T, B)
+			if err != nil {
+				return nil, nil, nil, err
+			}
 			h, err := initial(h0, k*D+d)
 			if err != nil {
 				return nil, nil, nil, err
@@ -379,10 +383,7 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 				if d == 1 {
 					t = T - 1 - i
 				}
-				xt, err := sliceAxis(xw, 0, t*B, (t+1)*B)
-				if err != nil {
-					return nil, nil, nil, err
-				}
+				xt := xsteps[t]
 				if h, c, err = cellStep(r.kind, xt, h, c, w, H); err != nil {
 					return nil, nil, nil, err
 				}
@@ -774,3 +775,38 @@ func (m *RNN) ForwardState(x, h0 *gorgonia.Node) (out, hn *gorgonia.Node, err er
 
 // Clone deep-copies the layer.
 func (m *RNN) Clone() Module { return &RNN{m.cloneRNN()} }
+
+// splitRows cuts x (T·B, F) into T blocks of B rows by halving
+// recursively: the gradient of each narrow is padded to its parent's size,
+// so a balanced tree costs O(T·B·F·log T) in the backward pass where
+// slicing every step from x directly would cost O(T²·B·F).
+func splitRows(x *gorgonia.Node, T, B int) (gorgonia.Nodes, error) {
+	out := make(gorgonia.Nodes, T)
+	var rec func(n *gorgonia.Node, lo, hi int) error
+	rec = func(n *gorgonia.Node, lo, hi int) error {
+		if hi-lo == 1 {
+			out[lo] = n
+			return nil
+		}
+		mid := (lo + hi) / 2
+		left, err := narrow(n, 0, 0, (mid-lo)*B)
+		if err != nil {
+			return err
+		}
+		right, err := narrow(n, 0, (mid-lo)*B, (hi-lo)*B)
+		if err != nil {
+			return err
+		}
+		if err := rec(left, lo, mid); err != nil {
+			return err
+		}
+		return rec(right, mid, hi)
+	}
+	if err := checkF32Node("split", x, 2); err != nil {
+		return nil, err
+	}
+	if x.Shape()[0] != T*B {
+		return nil, fmt.Errorf("nn: split: %v rows, want %d·%d", x.Shape(), T, B)
+	}
+	return out, rec(x, 0, T)
+}
