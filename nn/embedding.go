@@ -158,6 +158,13 @@ func (op *embeddingOp) indices(v gorgonia.Value) ([]int, error) {
 }
 
 func (op *embeddingOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op *embeddingOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("nn: embedding: got %d inputs, want 2", len(in))
 	}
@@ -169,7 +176,7 @@ func (op *embeddingOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(op.outShape())
+	out := preallocF32(prealloc, op.outShape(), in...)
 	y := out.Float32s()
 	for k, i := range idx {
 		copy(y[k*op.dim:(k+1)*op.dim], w[i*op.dim:(i+1)*op.dim])

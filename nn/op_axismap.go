@@ -117,6 +117,13 @@ func (op *axisMapOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return out, nil
 }
 func (op *axisMapOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op *axisMapOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: %s: got %d inputs, want 1", op.m.label, len(in))
 	}
@@ -125,7 +132,7 @@ func (op *axisMapOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(os)
+	out := preallocF32(prealloc, os, in...)
 	op.run(out.Float32s(), x)
 	return out, nil
 }

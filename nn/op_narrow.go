@@ -124,6 +124,13 @@ func (op narrowOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return out, nil
 }
 func (op narrowOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op narrowOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: %v: got %d inputs, want 1", op, len(in))
 	}
@@ -132,7 +139,7 @@ func (op narrowOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(os)
+	out := preallocF32(prealloc, os, in...)
 	op.run(out.Float32s(), x)
 	return out, nil
 }
@@ -197,11 +204,18 @@ func (op catOp) Type() hm.Type {
 }
 func (op catOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return op.out(), nil }
 func (op catOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op catOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != len(op.in) {
 		return nil, fmt.Errorf("nn: cat: got %d inputs, want %d", len(in), len(op.in))
 	}
 	o := op.out()
-	out := newF32(o)
+	out := preallocF32(prealloc, o, in...)
 	y := out.Float32s()
 	A, M, B := prod(o[:op.axis]), o[op.axis], prod(o[op.axis+1:])
 	off := 0

@@ -224,6 +224,13 @@ func (op actDiffOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return shapeOf(in[0])
 }
 func (op actDiffOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op actDiffOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 2 {
 		return nil, fmt.Errorf("nn: %v grad: got %d inputs, want 2", op.a, len(in))
 	}
@@ -235,7 +242,7 @@ func (op actDiffOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(in[0].Shape())
+	out := preallocF32(prealloc, in[0].Shape(), in...)
 	dx := out.Float32s()
 	for i, v := range x {
 		dx[i] = g[i] * op.a.df(v)

@@ -199,6 +199,13 @@ func (op *poolOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.g.outShape(), nil
 }
 func (op *poolOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op *poolOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: %s: got %d inputs, want 1", op.name(), len(in))
 	}
@@ -206,7 +213,7 @@ func (op *poolOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(op.g.outShape())
+	out := preallocF32(prealloc, op.g.outShape(), in...)
 	if op.g.max {
 		op.arg = make([]int32, out.Shape().TotalSize())
 		op.g.maxForward(out.Float32s(), op.arg, x)

@@ -237,6 +237,13 @@ func (op spanSumOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.outShape(), nil
 }
 func (op spanSumOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op spanSumOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: %v: got %d inputs, want 1", op, len(in))
 	}
@@ -245,7 +252,7 @@ func (op spanSumOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 		return nil, err
 	}
 	A, C, B := spanDims(op.in, op.start, op.end)
-	out := newF32(op.outShape())
+	out := preallocF32(prealloc, op.outShape(), in...)
 	spanSumKernel(out.Float32s(), x, A, C, B)
 	return out, nil
 }
@@ -295,6 +302,13 @@ func (op spanExpandOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error)
 	return op.out.Clone(), nil
 }
 func (op spanExpandOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op spanExpandOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: %v: got %d inputs, want 1", op, len(in))
 	}
@@ -306,7 +320,7 @@ func (op spanExpandOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(v) != C {
 		return nil, fmt.Errorf("nn: %v: operand has %d elements, want %d", op, len(v), C)
 	}
-	out := newF32(op.out)
+	out := preallocF32(prealloc, op.out, in...)
 	y := out.Float32s()
 	i := 0
 	for a := 0; a < A; a++ {

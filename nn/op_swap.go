@@ -55,6 +55,13 @@ func (op swapOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.out(), nil
 }
 func (op swapOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op swapOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: transpose: got %d inputs, want 1", len(in))
 	}
@@ -62,7 +69,7 @@ func (op swapOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(op.out())
+	out := preallocF32(prealloc, op.out(), in...)
 	swapKernel(out.Float32s(), x, op.in[0], op.in[1], op.in[2])
 	return out, nil
 }

@@ -187,6 +187,13 @@ func (op *unfoldOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.w.colsShape(op.n), nil
 }
 func (op *unfoldOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op *unfoldOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: unfold: got %d inputs, want 1", len(in))
 	}
@@ -194,7 +201,7 @@ func (op *unfoldOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(op.w.colsShape(op.n))
+	out := preallocF32(prealloc, op.w.colsShape(op.n), in...)
 	unfoldKernel(out.Float32s(), x, op.table(), op.n, op.w.C, prod(op.w.In), prod(op.w.Out), prod(op.w.K))
 	return out, nil
 }
@@ -230,6 +237,13 @@ func (op *foldOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.w.imageShape(op.n), nil
 }
 func (op *foldOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	return op.UsePreallocDo(nil, in...)
+}
+
+// UsePreallocDo writes into prealloc when it is a float32 tensor of the
+// output shape that aliases no input (the tape's register from the
+// previous run), else into fresh storage.
+func (op *foldOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (gorgonia.Value, error) {
 	if len(in) != 1 {
 		return nil, fmt.Errorf("nn: fold: got %d inputs, want 1", len(in))
 	}
@@ -237,7 +251,7 @@ func (op *foldOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := newF32(op.w.imageShape(op.n))
+	out := preallocF32(prealloc, op.w.imageShape(op.n), in...)
 	foldKernel(out.Float32s(), cols, op.table(), op.n, op.w.C, prod(op.w.In), prod(op.w.Out), prod(op.w.K))
 	return out, nil
 }
