@@ -233,6 +233,9 @@ func (a *analysis) matchLinear(m *gorgonia.Node) (*pattern, error) {
 		p.root, p.bias, p.biased = add, tensor.New(tensor.WithShape(len(bias)), tensor.WithBacking(bias)), true
 		p.nodes = append(p.nodes, nodes...)
 	}
+	if err := a.foldBN(p); err != nil {
+		return nil, err
+	}
 	if h, cmp, ok := a.reluAfter(p.root); ok {
 		p.relu, p.root = true, h
 		p.nodes = append(p.nodes, cmp, h)
@@ -315,9 +318,12 @@ func (a *analysis) matchConv(m *gorgonia.Node) (*pattern, bool, error) {
 	return p, true, nil
 }
 
-// foldBN extends a conv pattern with gorgonia.BatchNorm's subgraph
-// (BatchNormOp, then ⊙ γ, then + β, both broadcast per channel) and folds
-// it into the weights with the op's running statistics.
+// foldBN extends a conv or linear pattern with gorgonia.BatchNorm's
+// subgraph (BatchNormOp, then ⊙ γ, then + β, both per channel: broadcast
+// from C values, or of the full shape and constant along the other axes)
+// and folds it into the weights with the op's running statistics and eps,
+// as fuse_conv_bn_eval / fuse_linear_bn_eval do. A batch norm that does not
+// match stays float (frozenBNOp).
 func (a *analysis) foldBN(p *pattern) error {
 	bnNode := a.only(p.root)
 	if bnNode == nil {
@@ -361,7 +367,12 @@ func (a *analysis) foldBN(p *pattern) error {
 	vec := func(v []float32) *tensor.Dense {
 		return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(append([]float32(nil), v...)))
 	}
-	w, b, err := fuse.FuseConvBNWeights(p.weight, p.bias, vec(md.Float32s()), vec(vd.Float32s()), eps.Float(), vec(gamma), vec(beta), false)
+	var w, b *tensor.Dense
+	if p.kind == kLinear {
+		w, b, err = fuse.FuseLinearBNWeights(p.weight, p.bias, vec(md.Float32s()), vec(vd.Float32s()), eps.Float(), vec(gamma), vec(beta))
+	} else {
+		w, b, err = fuse.FuseConvBNWeights(p.weight, p.bias, vec(md.Float32s()), vec(vd.Float32s()), eps.Float(), vec(gamma), vec(beta), false)
+	}
 	if err != nil {
 		return fmt.Errorf("folding batch norm %s: %w", bnNode.Name(), err)
 	}

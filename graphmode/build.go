@@ -154,6 +154,9 @@ func (b *builder) copyNode(n *gorgonia.Node) (*gorgonia.Node, error) {
 	}
 	if b.mode != calibrationGraph && b.a.member[n] == nil && !structural(n) {
 		reason := b.a.reason[n]
+		if _, ok := n.Op().(*gorgonia.BatchNormOp); ok && reason == "" {
+			reason = "batch norm not after a conv or linear, or without per-channel γ and β: float, in eval form (running statistics)"
+		}
 		if reason == "" {
 			reason = "no quantized counterpart in graph mode"
 			if b.mode == dynamicGraph {
@@ -172,8 +175,12 @@ func (b *builder) copyNode(n *gorgonia.Node) (*gorgonia.Node, error) {
 			b.report.Float = append(b.report.Float, Entry{Kind: "float", Op: op, Nodes: []string{n.Name()}, Detail: reason})
 		}
 	}
-	if _, ok := n.Op().(*gorgonia.BatchNormOp); ok {
-		return nil, fmt.Errorf("batch norm %s does not follow a Conv2d it can be folded into (with per-channel γ and β); graph mode does not copy Gorgonia's stateful BatchNormOp", n.Name())
+	if bn, ok := n.Op().(*gorgonia.BatchNormOp); ok {
+		f, err := newFrozenBN(bn)
+		if err != nil {
+			return nil, fmt.Errorf("batch norm %s: %w", n.Name(), err)
+		}
+		return gorgonia.ApplyOp(f, args...)
 	}
 	if opIs(n, tMaxPool, "") {
 		geo, ok := intFields(n.Op(), "h", "w", "padNorth", "padWest", "padSouth", "padEast", "strideH", "strideW")
@@ -250,7 +257,28 @@ func (b *builder) calInput(x *gorgonia.Node) (*gorgonia.Node, error) {
 func (b *builder) calPattern(p *pattern) (*gorgonia.Node, error) {
 	var v *gorgonia.Node
 	var err error
-	if p.kind == kConv && p.bn {
+	if p.kind == kLinear && p.bn {
+		x, err := b.childValueOfPattern(p, p.in)
+		if err != nil {
+			return nil, err
+		}
+		wt := transpose2D(p.weight) // (K, N) for x·W
+		w := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(wt.Shape()...), gorgonia.WithName(p.root.Name()+"_folded_w"), gorgonia.WithValue(wt))
+		if v, err = gorgonia.Mul(x, w); err != nil {
+			return nil, fmt.Errorf("rebuilding linear %s: %w", p.root.Name(), err)
+		}
+		n := p.weight.Shape()[0]
+		bias := tensor.New(tensor.WithShape(1, n), tensor.WithBacking(append([]float32(nil), p.bias.Float32s()...)))
+		bn := gorgonia.NewMatrix(b.g, tensor.Float32, gorgonia.WithShape(1, n), gorgonia.WithName(p.root.Name()+"_folded_b"), gorgonia.WithValue(bias))
+		if v, err = gorgonia.BroadcastAdd(v, bn, nil, []byte{0}); err != nil {
+			return nil, fmt.Errorf("rebuilding linear %s: %w", p.root.Name(), err)
+		}
+		if p.relu {
+			if v, err = gorgonia.Rectify(v); err != nil {
+				return nil, err
+			}
+		}
+	} else if p.kind == kConv && p.bn {
 		x, err := b.childValueOfPattern(p, p.in)
 		if err != nil {
 			return nil, err

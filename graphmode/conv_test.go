@@ -146,7 +146,7 @@ func fitHead(t testing.TB, data *clusters, m *convnet, batches int) {
 // observed on float values: PyTorch eager's QuantStub → ConvReLU2d →
 // MaxPool2d → ConvReLU2d (ConvBnReLU2d folded) → MaxPool2d → flatten →
 // Linear → DeQuantStub → softmax.
-func (m *convnet) reference(t *testing.T, calib []*tensor.Dense) (*gorgonia.ExprGraph, *gorgonia.Node, *gorgonia.Node) {
+func (m *convnet) reference(t *testing.T, calib []*tensor.Dense, perChannel bool) (*gorgonia.ExprGraph, *gorgonia.Node, *gorgonia.Node) {
 	w1 := m.w1
 	var b1 *tensor.Dense
 	fg, fx, a0, a1, fc := m.g, m.x, m.a0, m.a1, m.fc
@@ -182,24 +182,24 @@ func (m *convnet) reference(t *testing.T, calib []*tensor.Dense) (*gorgonia.Expr
 	opt := ops.ConvOptions{Stride: []int{1, 1}, Padding: []int{1, 1}, Dilation: []int{1, 1}}
 	q, err := nodes.Quantize(x, mustPerTensor(t, sx, zx))
 	must(t, err)
-	q, err = nodes.QConv2dReLU(q, weightQ(t, m.w0), nil, opt, s0, z0)
+	q, err = nodes.QConv2dReLU(q, weightQWith(t, m.w0, perChannel), nil, opt, s0, z0)
 	must(t, err)
 	q, err = nodes.QMaxPool2d(q, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, false)
 	must(t, err)
-	q, err = nodes.QConv2dReLU(q, weightQ(t, w1), b1, opt, s1, z1)
+	q, err = nodes.QConv2dReLU(q, weightQWith(t, w1, perChannel), b1, opt, s1, z1)
 	must(t, err)
 	q, err = nodes.QMaxPool2d(q, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, false)
 	must(t, err)
 	q, err = nodes.QReshape(q, convBS, 72)
 	must(t, err)
-	q, err = nodes.QLinear(q, weightQ(t, transposed(m.w3)), nil, s3, z3)
+	q, err = nodes.QLinear(q, weightQWith(t, transposed(m.w3), perChannel), nil, s3, z3)
 	must(t, err)
 	f, err := nodes.Dequantize(q)
 	must(t, err)
 	return g, x, gorgonia.Must(gorgonia.SoftMax(f))
 }
 
-func testConvnet(t *testing.T, withBN bool) {
+func testConvnet(t *testing.T, withBN, perChannel bool) {
 	w := newConvWeights(11)
 	data := newClusters(21, 10, 144)
 	fitHead(t, data, newConvnet(w, convBS, withBN), 60)
@@ -213,7 +213,11 @@ func testConvnet(t *testing.T, withBN bool) {
 			test = append(test, x)
 		}
 	}
-	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.out}, DefaultQConfig(), calibrateWith(m.x, calib))
+	qc := DefaultQConfig()
+	if perChannel {
+		qc = DefaultPerChannelQConfig()
+	}
+	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.out}, qc, calibrateWith(m.x, calib))
 	must(t, err)
 	rep := r.Report
 	wantOps := []string{"QConv2dReLU", "QMaxPool2d", "QConv2dReLU", "QMaxPool2d", "QReshape", "QLinear"}
@@ -231,7 +235,7 @@ func testConvnet(t *testing.T, withBN bool) {
 	if rep.Float[0].Op != "Softmax{-1, false}()" {
 		t.Fatalf("float op %q, want the softmax:\n%s", rep.Float[0].Op, r.Describe())
 	}
-	rg, rx, rout := m.reference(t, calib)
+	rg, rx, rout := m.reference(t, calib, perChannel)
 	vm := gorgonia.NewTapeMachine(rg)
 	defer vm.Close()
 	agree, total := 0, 0
@@ -258,5 +262,6 @@ func testConvnet(t *testing.T, withBN bool) {
 	t.Logf("top-1 agreement with the float graph %d/%d\n%s", agree, total, r.Describe())
 }
 
-func TestQuantizeGraphConvnet(t *testing.T)    { testConvnet(t, false) }
-func TestQuantizeGraphConvBNReLU(t *testing.T) { testConvnet(t, true) }
+func TestQuantizeGraphConvnet(t *testing.T)              { testConvnet(t, false, false) }
+func TestQuantizeGraphConvBNReLU(t *testing.T)           { testConvnet(t, true, false) }
+func TestQuantizeGraphConvBNReLUPerChannel(t *testing.T) { testConvnet(t, true, true) }

@@ -68,7 +68,7 @@ func batches(seed uint64, n int, shape ...int) []*tensor.Dense {
 func runFloat(t testing.TB, g *gorgonia.ExprGraph, x *gorgonia.Node, xv *tensor.Dense, outs ...*gorgonia.Node) []*tensor.Dense {
 	t.Helper()
 	vals := make([]gorgonia.Value, len(outs))
-	vm := gorgonia.NewTapeMachine(g, gorgonia.EvalMode())
+	vm := gorgonia.NewTapeMachine(g, gorgonia.EvalMode(), gorgonia.TraceExec()) // TraceExec: node values are copies, not reused registers
 	defer vm.Close()
 	must(t, gorgonia.Let(x, xv))
 	must(t, vm.RunAll())
@@ -129,9 +129,17 @@ func vec(d *tensor.Dense) *tensor.Dense {
 	return tensor.New(tensor.WithShape(d.Shape().TotalSize()), tensor.WithBacking(append([]float32(nil), d.Float32s()...)))
 }
 
-func weightQ(t testing.TB, w *tensor.Dense) *qtensorQ {
+func weightQ(t testing.TB, w *tensor.Dense) *qtensorQ { return weightQWith(t, w, false) }
+
+// weightQWith quantizes a weight as from_float does, per tensor or per
+// channel (default_per_channel_weight_observer).
+func weightQWith(t testing.TB, w *tensor.Dense, perChannel bool) *qtensorQ {
 	t.Helper()
-	o, err := observer.DefaultWeightObserver()
+	f := observer.DefaultWeightObserver
+	if perChannel {
+		f = observer.DefaultPerChannelWeightObserver
+	}
+	o, err := f()
 	must(t, err)
 	q, err := nodes.QuantizeWeight(w, o)
 	must(t, err)

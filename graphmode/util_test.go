@@ -91,3 +91,5 @@ func trainMLP(t testing.TB, data *clusters, w1, b1, w2, b2 *tensor.Dense, steps 
 		copy(dst.Float32s(), n.Value().(*tensor.Dense).Float32s())
 	}
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 9)) }
