@@ -56,12 +56,12 @@ func defaultConfig() config {
 // row is one line of the results table.
 type row struct {
 	Name      string  `json:"name"`
-	Accuracy  float64 `json:"accuracy"`        // fraction of test images classified correctly
-	Agreement float64 `json:"top1_agreement"`  // fraction of test images where the top-1 class equals the float model's
-	FileBytes int64   `json:"file_bytes"`      // size of the eager.Save file
-	File      string  `json:"file"`            // path of the saved model
-	Seconds   float64 `json:"inference_s"`     // wall time of inference over the test set
-	ImagesPS  float64 `json:"images_per_s"`    // test images per second
+	Accuracy  float64 `json:"accuracy"`         // fraction of test images classified correctly
+	Agreement float64 `json:"top1_agreement"`   // fraction of test images where the top-1 class equals the float model's
+	FileBytes int64   `json:"file_bytes"`       // size of the eager.Save file
+	File      string  `json:"file"`             // path of the saved model
+	Seconds   float64 `json:"inference_s"`      // wall time of inference over the test set
+	ImagesPS  float64 `json:"images_per_s"`     // test images per second
 	Speedup   float64 `json:"speedup_vs_float"` // float inference time / this model's
 }
 
