@@ -1,6 +1,9 @@
 package kernels
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // Code is an 8-bit quantized code: the storage of quint8 (uint8) or qint8
 // (int8) tensors.
@@ -56,7 +59,18 @@ type Window2d struct {
 // padding never wins. A window with no element inside the input gives the
 // lowest code, as PyTorch's quantized max_pool2d does. dst holds
 // planes·oh·ow codes, src planes·ih·iw. PyTorch: quantized max_pool2d.
+// Large calls split the planes over up to Threads() goroutines; the
+// codes are identical for every count.
 func MaxPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d) {
+	if parallelPlanes(planes, oh*ow*w.KH*w.KW, func(p0, p1 int) {
+		maxPool2d(dst[p0*oh*ow:p1*oh*ow], src[p0*ih*iw:p1*ih*iw], p1-p0, ih, iw, oh, ow, w)
+	}) {
+		return
+	}
+	maxPool2d(dst, src, planes, ih, iw, oh, ow, w)
+}
+
+func maxPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d) {
 	lo, _ := codeRange[T]()
 	_ = dst[planes*oh*ow-1]
 	_ = src[planes*ih*iw-1]
@@ -100,7 +114,18 @@ func MaxPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d) {
 // div = divisor when divisor ≠ 0 (divisor_override), else the window's
 // extent clipped to the padded input when countIncludePad, else size. The sum is exact; there is
 // one rounding, half to even, after the zero point is added.
+// Large calls split the planes over up to Threads() goroutines; the
+// codes are identical for every count.
 func AvgPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d, countIncludePad bool, divisor int, inZP, outZP int32, scaleRatio float64) {
+	if parallelPlanes(planes, oh*ow*w.KH*w.KW, func(p0, p1 int) {
+		avgPool2d(dst[p0*oh*ow:p1*oh*ow], src[p0*ih*iw:p1*ih*iw], p1-p0, ih, iw, oh, ow, w, countIncludePad, divisor, inZP, outZP, scaleRatio)
+	}) {
+		return
+	}
+	avgPool2d(dst, src, planes, ih, iw, oh, ow, w, countIncludePad, divisor, inZP, outZP, scaleRatio)
+}
+
+func avgPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, w Window2d, countIncludePad bool, divisor int, inZP, outZP int32, scaleRatio float64) {
 	lo, hi := codeRange[T]()
 	_ = dst[planes*oh*ow-1]
 	_ = src[planes*ih*iw-1]
@@ -166,7 +191,19 @@ type Window3d struct {
 // channels PyTorch's AVX2 build quantizes eight at a time (channel index
 // < 8·⌊c/8⌋) and f32(1/f32(1/m)) for the remaining channels, which go
 // through quantize_val. The two differ by at most one float32 ulp.
+// Large calls split the batches over up to Threads() goroutines; the
+// codes are identical for every count.
 func AvgPool3d[T Code](dst, src []T, n, c, id, ih, iw, od, oh, ow int, w Window3d, countIncludePad bool, divisor int, inZP, outZP int32, inScale, outScale float32) {
+	inB, outB := c*id*ih*iw, c*od*oh*ow
+	if parallelPlanes(n, outB*w.KD*w.KH*w.KW, func(b0, b1 int) {
+		avgPool3d(dst[b0*outB:b1*outB], src[b0*inB:b1*inB], b1-b0, c, id, ih, iw, od, oh, ow, w, countIncludePad, divisor, inZP, outZP, inScale, outScale)
+	}) {
+		return
+	}
+	avgPool3d(dst, src, n, c, id, ih, iw, od, oh, ow, w, countIncludePad, divisor, inZP, outZP, inScale, outScale)
+}
+
+func avgPool3d[T Code](dst, src []T, n, c, id, ih, iw, od, oh, ow int, w Window3d, countIncludePad bool, divisor int, inZP, outZP int32, inScale, outScale float32) {
 	lo, hi := codeRange[T]()
 	inPlane, outPlane := id*ih*iw, od*oh*ow
 	_ = dst[n*c*outPlane-1]
@@ -227,7 +264,18 @@ func AvgPool3d[T Code](dst, src []T, n, c, id, ih, iw, od, oh, ow int, w Window3
 //
 // on the raw codes (no zero-point arithmetic; the output keeps the input's
 // qparams). Rounding is half to even.
+// Large calls split the planes over up to Threads() goroutines; the
+// codes are identical for every count.
 func AdaptiveAvgPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int) {
+	if parallelPlanes(planes, ih*iw+oh*ow, func(p0, p1 int) {
+		adaptiveAvgPool2d(dst[p0*oh*ow:p1*oh*ow], src[p0*ih*iw:p1*ih*iw], p1-p0, ih, iw, oh, ow)
+	}) {
+		return
+	}
+	adaptiveAvgPool2d(dst, src, planes, ih, iw, oh, ow)
+}
+
+func adaptiveAvgPool2d[T Code](dst, src []T, planes, ih, iw, oh, ow int) {
 	_ = dst[planes*oh*ow-1]
 	_ = src[planes*ih*iw-1]
 	hs, he := adaptiveBounds(ih, oh)
@@ -369,7 +417,18 @@ func bilinearTaps(in, out int, alignCorners bool, scale float64) []bilinearTap {
 // with the weights and source indices of bilinearTaps. scaleRatio is
 // outScale/inScale as a float64 (1 when the qparams are kept). Equal sizes
 // copy the codes. A scale ≤ 0 means none was given.
+// Large calls split the planes over up to Threads() goroutines; the
+// codes are identical for every count.
 func UpsampleBilinear2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, alignCorners bool, scaleH, scaleW float64, inZP, outZP int32, scaleRatio float64) {
+	if parallelPlanes(planes, 4*oh*ow, func(p0, p1 int) {
+		upsampleBilinear2d(dst[p0*oh*ow:p1*oh*ow], src[p0*ih*iw:p1*ih*iw], p1-p0, ih, iw, oh, ow, alignCorners, scaleH, scaleW, inZP, outZP, scaleRatio)
+	}) {
+		return
+	}
+	upsampleBilinear2d(dst, src, planes, ih, iw, oh, ow, alignCorners, scaleH, scaleW, inZP, outZP, scaleRatio)
+}
+
+func upsampleBilinear2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, alignCorners bool, scaleH, scaleW float64, inZP, outZP int32, scaleRatio float64) {
 	if planes == 0 || oh == 0 || ow == 0 {
 		return
 	}
@@ -426,3 +485,33 @@ func UpsampleBilinear2d[T Code](dst, src []T, planes, ih, iw, oh, ow int, alignC
 		}
 	}
 }
+
+// parallelPlanes splits [0, planes) into contiguous ranges and runs fn on
+// each in its own goroutine (at most Threads(), each with at least
+// minPlaneWork units of work), then waits. It reports false, running
+// nothing, when one goroutine should do all the work. Planes are
+// independent, so results are identical for every split.
+func parallelPlanes(planes, workPerPlane int, fn func(p0, p1 int)) bool {
+	g := min(Threads(), planes)
+	if workPerPlane > 0 {
+		g = min(g, planes*workPerPlane/minPlaneWork)
+	}
+	if g < 2 {
+		return false
+	}
+	var wg sync.WaitGroup
+	for k := 0; k < g; k++ {
+		p0, p1 := planes*k/g, planes*(k+1)/g
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(p0, p1)
+		}()
+	}
+	wg.Wait()
+	return true
+}
+
+// minPlaneWork is the least work (window elements visited) worth a
+// goroutine.
+const minPlaneWork = 1 << 17

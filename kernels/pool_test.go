@@ -242,3 +242,50 @@ func TestAdaptiveAvgPool2dKernel(t *testing.T) {
 		t.Fatalf("adaptive %v", dst)
 	}
 }
+
+// TestPoolThreadCounts checks that every pool and resampling kernel gives
+// identical codes with one goroutine and with several.
+func TestPoolThreadCounts(t *testing.T) {
+	const planes, ih, iw = 64, 64, 64
+	src := make([]int8, planes*ih*iw)
+	for i := range src {
+		src[i] = int8(i*2654435761>>13) ^ int8(i)
+	}
+	w := Window2d{KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1}
+	oh, ow := PoolOutputSize(ih, 3, 1, 2, 1, false), PoolOutputSize(iw, 3, 1, 2, 1, false)
+	runs := map[string]func() []int8{
+		"max": func() []int8 { d := make([]int8, planes*oh*ow); MaxPool2d(d, src, planes, ih, iw, oh, ow, w); return d },
+		"avg": func() []int8 {
+			d := make([]int8, planes*oh*ow)
+			AvgPool2d(d, src, planes, ih, iw, oh, ow, w, false, 0, 3, -7, 1.25)
+			return d
+		},
+		"avg3d": func() []int8 {
+			d := make([]int8, 4*4*2*32*32)
+			AvgPool3d(d, src, 4, 4, 4, 64, 64, 2, 32, 32, Window3d{KD: 2, KH: 2, KW: 2, SD: 2, SH: 2, SW: 2}, true, 0, 1, 2, 0.1, 0.3)
+			return d
+		},
+		"adaptive": func() []int8 {
+			d := make([]int8, planes*7*9)
+			AdaptiveAvgPool2d(d, src, planes, ih, iw, 7, 9)
+			return d
+		},
+		"bilinear": func() []int8 {
+			d := make([]int8, planes*97*81)
+			UpsampleBilinear2d(d, src, planes, ih, iw, 97, 81, false, 0, 0, 4, -2, 0.8)
+			return d
+		},
+	}
+	defer SetThreads(SetThreads(1))
+	for name, run := range runs {
+		SetThreads(1)
+		one := run()
+		SetThreads(4)
+		four := run()
+		for i := range one {
+			if one[i] != four[i] {
+				t.Fatalf("%s: code %d differs between 1 and 4 goroutines: %d vs %d", name, i, one[i], four[i])
+			}
+		}
+	}
+}
