@@ -127,3 +127,47 @@ func (m *Flatten) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 // Clone returns a copy.
 func (m *Flatten) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
+
+// ModuleList is torch.nn.ModuleList: children "0", "1", … registered for
+// traversal, state dicts and Set, run by the owning module's Forward.
+type ModuleList struct {
+	Base
+	Stateless
+}
+
+// NewModuleList returns a ModuleList of mods.
+func NewModuleList(mods ...Module) (*ModuleList, error) {
+	l := &ModuleList{}
+	for _, m := range mods {
+		if err := l.Append(m); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Append adds m as the next child.
+func (l *ModuleList) Append(m Module) error { return l.AddModule(strconv.Itoa(len(l.children)), m) }
+
+// Len returns the number of children.
+func (l *ModuleList) Len() int { return len(l.children) }
+
+// At returns the i-th child (nil if out of range), read at call time so
+// replacements by Set are seen.
+func (l *ModuleList) At(i int) Module {
+	if i < 0 || i >= len(l.children) {
+		return nil
+	}
+	return l.children[i].Module
+}
+
+// TypeName returns "ModuleList".
+func (l *ModuleList) TypeName() string { return "ModuleList" }
+
+// Forward returns an error: a ModuleList is not callable (as in PyTorch).
+func (l *ModuleList) Forward(*gorgonia.Node) (*gorgonia.Node, error) {
+	return nil, fmt.Errorf("nn: ModuleList has no Forward; iterate over its children")
+}
+
+// Clone deep-copies the list and its children.
+func (l *ModuleList) Clone() Module { return &ModuleList{Base: l.cloneBase()} }

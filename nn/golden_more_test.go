@@ -54,6 +54,26 @@ func buildGoldenMore(c goldenCase) (Module, error) {
 		}
 		m.BatchFirst = argBool(a, "batch_first", false)
 		return m, nil
+	case "Softmax":
+		return NewSoftmax(argInt(a, "dim", -1)), nil
+	case "LogSoftmax":
+		return NewLogSoftmax(argInt(a, "dim", -1)), nil
+	case "MaxPool1d":
+		m, err := NewMaxPool1d(argInt(a, "kernel", 0), Stride(argInt(a, "stride", argInt(a, "kernel", 0))), Padding(argInt(a, "padding", 0)), Dilation(argInt(a, "dilation", 1)))
+		if err != nil {
+			return nil, err
+		}
+		m.CeilMode = argBool(a, "ceil", false)
+		return m, nil
+	case "AvgPool1d":
+		m, err := NewAvgPool1d(argInt(a, "kernel", 0), Stride(argInt(a, "stride", argInt(a, "kernel", 0))), Padding(argInt(a, "padding", 0)))
+		if err != nil {
+			return nil, err
+		}
+		m.CountIncludePad = argBool(a, "count_include_pad", true)
+		return m, nil
+	case "AdaptiveAvgPool1d":
+		return NewAdaptiveAvgPool1d(argInt(a, "out", 1)), nil
 	case "LSTMCell":
 		return NewLSTMCell(in, hidden, bias)
 	case "GRUCell":

@@ -180,6 +180,10 @@ func TestGradients(t *testing.T) {
 	add("gru", must(NewGRU(3, 2, 1, false, seed)), randDense(r, 3, 2, 3))
 	add("rnncell", must(NewRNNCell(3, 2, "tanh", seed)), randDense(r, 2, 3))
 	add("flatten", NewFlatten(), randDense(r, 2, 2, 3))
+	add("softmax", NewSoftmax(1), randDense(r, 2, 4, 3))
+	add("log_softmax", NewLogSoftmax(-1), randDense(r, 3, 5))
+	add("maxpool1d", must(NewMaxPool1d(3, Stride(2), Padding(1))), randDense(r, 2, 2, 7))
+	add("adaptive_avgpool1d", NewAdaptiveAvgPool1d(3), randDense(r, 2, 2, 7))
 	add("float_functional", &funcModule{f: func(x *gorgonia.Node) (*gorgonia.Node, error) {
 		ff := NewFloatFunctional()
 		sq, err := ff.Mul(x, x)

@@ -461,3 +461,46 @@ func math32Abs(x float32) float32 {
 	}
 	return x
 }
+
+func TestModuleList(t *testing.T) {
+	a, _ := NewLinear(3, 3, WithSeed(1))
+	b, _ := NewLinear(3, 2, WithSeed(2))
+	list, err := NewModuleList(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A user module that runs its list in order.
+	m := &funcModule{}
+	if err := m.AddModule("layers", list); err != nil {
+		t.Fatal(err)
+	}
+	m.f = func(x *gorgonia.Node) (*gorgonia.Node, error) {
+		l := m.Child("layers").(*ModuleList)
+		var err error
+		for i := 0; i < l.Len(); i++ {
+			if x, err = Call(l.At(i), x); err != nil {
+				return nil, err
+			}
+		}
+		return x, nil
+	}
+	want := []string{"layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"}
+	if got := StateDictKeys(m); !reflect.DeepEqual(got, want) {
+		t.Fatalf("keys %v, want %v", got, want)
+	}
+	if err := Set(m, "layers.0", NewReLU()); err != nil {
+		t.Fatal(err)
+	}
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(4, 3), gorgonia.WithName("x"))
+	y, err := Call(m, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameShape(y.Shape(), tensor.Shape{4, 2}) || len(Learnables(m, g)) != 2 {
+		t.Errorf("after Set: output %v, %d learnables", y.Shape(), len(Learnables(m, g)))
+	}
+	if _, err := Call(list, x); err == nil {
+		t.Error("ModuleList.Forward did not return an error")
+	}
+}

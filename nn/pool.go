@@ -231,3 +231,144 @@ func (m *AdaptiveAvgPool2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 // Clone returns a copy.
 func (m *AdaptiveAvgPool2d) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
+
+// pool1d runs a 2-d pool module on x (N, C, L) or (C, L) viewed as
+// (N, C, 1, L).
+func pool1d(op string, x *gorgonia.Node, run func(*gorgonia.Node) (*gorgonia.Node, error)) (*gorgonia.Node, error) {
+	if err := checkF32Node(op, x, -1); err != nil {
+		return nil, err
+	}
+	s := x.Shape()
+	var v tensor.Shape
+	switch s.Dims() {
+	case 3:
+		v = tensor.Shape{s[0], s[1], 1, s[2]}
+	case 2:
+		v = tensor.Shape{s[0], 1, s[1]}
+	default:
+		return nil, fmt.Errorf("nn: %s: input shape %v, want (N, C, L) or (C, L)", op, s)
+	}
+	x4, err := gorgonia.Reshape(x, v)
+	if err != nil {
+		return nil, err
+	}
+	y, err := run(x4)
+	if err != nil {
+		return nil, err
+	}
+	ys := y.Shape()
+	out := append(s[:s.Dims()-1].Clone(), ys[ys.Dims()-1])
+	return gorgonia.Reshape(y, out)
+}
+
+// MaxPool1d is torch.nn.MaxPool1d: MaxPool2d over (N, C, 1, L) with
+// kernel (1, k), stride (1, s), padding (0, p), dilation (1, d).
+type MaxPool1d struct {
+	Base
+	Stateless
+	KernelSize, Stride, Padding, Dilation int
+	CeilMode                              bool
+}
+
+// NewMaxPool1d returns MaxPool1d(kernel) with stride = kernel; options
+// Stride, Padding, Dilation (one value each).
+func NewMaxPool1d(kernel int, opts ...Option) (*MaxPool1d, error) {
+	o := buildOptions(opts)
+	m := &MaxPool1d{KernelSize: kernel, Stride: kernel, Dilation: 1}
+	for _, v := range []struct {
+		dst *int
+		src []int
+	}{{&m.Stride, o.stride}, {&m.Padding, o.padding}, {&m.Dilation, o.dilation}} {
+		switch len(v.src) {
+		case 0:
+		case 1:
+			*v.dst = v.src[0]
+		default:
+			return nil, fmt.Errorf("nn: max_pool1d: options take one value, got %v", v.src)
+		}
+	}
+	if _, err := m.as2d().geometry(1, 1, 1, 1<<20); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *MaxPool1d) as2d() *MaxPool2d {
+	return &MaxPool2d{KernelSize: []int{1, m.KernelSize}, Stride: []int{1, m.Stride}, Padding: []int{0, m.Padding}, Dilation: []int{1, m.Dilation}, CeilMode: m.CeilMode}
+}
+
+// TypeName returns "MaxPool1d".
+func (m *MaxPool1d) TypeName() string { return "MaxPool1d" }
+
+// Forward pools x (N, C, L) or (C, L).
+func (m *MaxPool1d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return pool1d("max_pool1d", x, m.as2d().Forward)
+}
+
+// Clone returns a copy.
+func (m *MaxPool1d) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
+
+// AvgPool1d is torch.nn.AvgPool1d (count_include_pad true by default),
+// AvgPool2d over (N, C, 1, L).
+type AvgPool1d struct {
+	Base
+	Stateless
+	KernelSize, Stride, Padding int
+	CeilMode, CountIncludePad   bool
+}
+
+// NewAvgPool1d returns AvgPool1d(kernel) with stride = kernel; options
+// Stride, Padding (one value each).
+func NewAvgPool1d(kernel int, opts ...Option) (*AvgPool1d, error) {
+	o := buildOptions(opts)
+	m := &AvgPool1d{KernelSize: kernel, Stride: kernel, CountIncludePad: true}
+	if len(o.stride) == 1 {
+		m.Stride = o.stride[0]
+	}
+	if len(o.padding) == 1 {
+		m.Padding = o.padding[0]
+	}
+	if len(o.stride) > 1 || len(o.padding) > 1 {
+		return nil, fmt.Errorf("nn: avg_pool1d: options take one value, got stride %v padding %v", o.stride, o.padding)
+	}
+	if _, err := m.as2d().geometry(1, 1, 1, 1<<20); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *AvgPool1d) as2d() *AvgPool2d {
+	return &AvgPool2d{KernelSize: []int{1, m.KernelSize}, Stride: []int{1, m.Stride}, Padding: []int{0, m.Padding}, CeilMode: m.CeilMode, CountIncludePad: m.CountIncludePad}
+}
+
+// TypeName returns "AvgPool1d".
+func (m *AvgPool1d) TypeName() string { return "AvgPool1d" }
+
+// Forward pools x (N, C, L) or (C, L).
+func (m *AvgPool1d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return pool1d("avg_pool1d", x, m.as2d().Forward)
+}
+
+// Clone returns a copy.
+func (m *AvgPool1d) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
+
+// AdaptiveAvgPool1d is torch.nn.AdaptiveAvgPool1d(output_size).
+type AdaptiveAvgPool1d struct {
+	Base
+	Stateless
+	OutputSize int
+}
+
+// NewAdaptiveAvgPool1d returns AdaptiveAvgPool1d(out).
+func NewAdaptiveAvgPool1d(out int) *AdaptiveAvgPool1d { return &AdaptiveAvgPool1d{OutputSize: out} }
+
+// TypeName returns "AdaptiveAvgPool1d".
+func (m *AdaptiveAvgPool1d) TypeName() string { return "AdaptiveAvgPool1d" }
+
+// Forward pools x (N, C, L) or (C, L).
+func (m *AdaptiveAvgPool1d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return pool1d("adaptive_avg_pool1d", x, NewAdaptiveAvgPool2d(1, m.OutputSize).Forward)
+}
+
+// Clone returns a copy.
+func (m *AdaptiveAvgPool1d) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }

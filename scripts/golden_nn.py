@@ -236,6 +236,13 @@ add("instancenorm2d_track_train", "InstanceNorm2d", {"features": 3, "track": Tru
     randomize(nn.InstanceNorm2d(3, momentum=0.2, track_running_stats=True)), [x(2, 3, 4, 3)], train=True)
 add("instancenorm1d_track_eval", "InstanceNorm1d", {"features": 2, "track": True, "affine": True},
     randomize(nn.InstanceNorm1d(2, affine=True, track_running_stats=True)), [x(3, 2, 5)])
+add("softmax_dim1", "Softmax", {"dim": 1}, nn.Softmax(dim=1), [x(2, 3, 4) * 3])
+add("log_softmax_last", "LogSoftmax", {"dim": -1}, nn.LogSoftmax(dim=-1), [x(3, 5) * 10])
+add("maxpool1d", "MaxPool1d", {"kernel": 3, "stride": 2, "padding": 1, "ceil": True}, nn.MaxPool1d(3, 2, 1, ceil_mode=True), [x(2, 3, 8)])
+add("maxpool1d_dil_unbatched", "MaxPool1d", {"kernel": 2, "stride": 1, "dilation": 2}, nn.MaxPool1d(2, 1, dilation=2), [x(3, 7)])
+add("avgpool1d", "AvgPool1d", {"kernel": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+    nn.AvgPool1d(3, 2, 1, count_include_pad=False), [x(2, 2, 9)])
+add("adaptive_avgpool1d", "AdaptiveAvgPool1d", {"out": 4}, nn.AdaptiveAvgPool1d(4), [x(2, 3, 7)])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
@@ -288,6 +295,8 @@ addgrad("embedding", "Embedding", {"num": 6, "dim": 3, "padding_idx": 0}, random
 addgrad("lstm_2layer_bidir", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "bidirectional": True}, nn.LSTM(3, 4, 2, bidirectional=True),
         [x(5, 2, 3), x(4, 2, 4), x(4, 2, 4)], forward=lstm_fwd)
 addgrad("gru", "GRU", {"in": 3, "hidden": 4, "layers": 2}, nn.GRU(3, 4, 2), [x(4, 2, 3), x(2, 2, 4)], forward=gru_fwd)
+addgrad("softmax", "Softmax", {"dim": 0}, nn.Softmax(dim=0), [x(4, 3)])
+addgrad("log_softmax", "LogSoftmax", {"dim": 1}, nn.LogSoftmax(dim=1), [x(2, 5, 2)])
 addgrad("linear", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(2, 4, 5)])
 
 os.makedirs("nn/testdata", exist_ok=True)
