@@ -1,6 +1,7 @@
 package graphmode
 
 import (
+	"github.com/qgorgonia/qgorgonia/eager"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -213,9 +214,9 @@ func testConvnet(t *testing.T, withBN, perChannel bool) {
 			test = append(test, x)
 		}
 	}
-	qc := DefaultQConfig()
+	qc := eager.DefaultQConfig()
 	if perChannel {
-		qc = DefaultPerChannelQConfig()
+		qc = eager.DefaultPerChannelQConfig()
 	}
 	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.out}, qc, calibrateWith(m.x, calib))
 	must(t, err)

@@ -1,6 +1,7 @@
 package graphmode
 
 import (
+	"github.com/qgorgonia/qgorgonia/eager"
 	"strings"
 	"testing"
 
@@ -15,9 +16,9 @@ func TestQuantizeDynamicGraphMLP(t *testing.T) {
 	m := newMLP(w1, b1, w2, b2, bs, gorgonia.Rectify)
 	n0, _ := graphSnapshot(m.g)
 	for _, fp16 := range []bool{false, true} {
-		qc := DefaultDynamicQConfig()
+		qc := eager.DefaultDynamicQConfig()
 		if fp16 {
-			qc = Float16DynamicQConfig()
+			qc = eager.Float16DynamicQConfig()
 		}
 		r, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.y}, qc)
 		must(t, err)
@@ -64,7 +65,7 @@ func TestQuantizeDynamicGraphMLP(t *testing.T) {
 // Linear and RNNs): the convnet's only dynamic op is its final matmul.
 func TestQuantizeDynamicGraphConvnet(t *testing.T) {
 	m := newConvnet(newConvWeights(5), convBS, false)
-	r, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.out}, DefaultDynamicQConfig())
+	r, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.out}, eager.DefaultDynamicQConfig())
 	must(t, err)
 	if len(r.Report.Quantized) != 1 || r.Report.Quantized[0].Op != "DynamicLinear" {
 		t.Fatalf("report:\n%s", r.Describe())

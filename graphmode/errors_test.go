@@ -2,6 +2,7 @@ package graphmode
 
 import (
 	"errors"
+	"github.com/qgorgonia/qgorgonia/eager"
 	"strings"
 	"testing"
 
@@ -32,52 +33,77 @@ func TestBadInputsAreErrors(t *testing.T) {
 	x64 := gorgonia.NewMatrix(g64, tensor.Float64, gorgonia.WithShape(2, 2), gorgonia.WithName("x"))
 	y64 := gorgonia.Must(gorgonia.Tanh(x64))
 
-	qint8Acts := &QConfig{Activation: observer.WithArgs(observer.NewMinMaxObserver, observer.WithDtype(qdtype.QInt8Dtype)), Weight: observer.DefaultWeightObserver}
+	qint8Acts := &QConfig{Activation: eager.ObserverFactory(observer.WithArgs(observer.NewMinMaxObserver, observer.WithDtype(qdtype.QInt8Dtype))), Weight: eager.ObserverFactory(observer.DefaultWeightObserver)}
 	boom := errors.New("boom")
 	cases := []struct {
 		name string
 		run  func() error
 		want string
 	}{
-		{"nil graph", func() error { _, err := QuantizeGraph(nil, gorgonia.Nodes{m.y}, DefaultQConfig(), calib); return err }, "nil graph"},
-		{"no outputs", func() error { _, err := QuantizeGraph(m.g, nil, DefaultQConfig(), calib); return err }, "no outputs"},
-		{"nil output", func() error { _, err := QuantizeGraph(m.g, gorgonia.Nodes{nil}, DefaultQConfig(), calib); return err }, "nil"},
+		{"nil graph", func() error {
+			_, err := QuantizeGraph(nil, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), calib)
+			return err
+		}, "nil graph"},
+		{"no outputs", func() error { _, err := QuantizeGraph(m.g, nil, eager.DefaultQConfig(), calib); return err }, "no outputs"},
+		{"nil output", func() error {
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{nil}, eager.DefaultQConfig(), calib)
+			return err
+		}, "nil"},
 		{"output of another graph", func() error {
-			_, err := QuantizeGraph(m.g, gorgonia.Nodes{other.y}, DefaultQConfig(), calib)
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{other.y}, eager.DefaultQConfig(), calib)
 			return err
 		}, "not a node of the graph"},
 		{"nil qconfig", func() error { _, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, nil, calib); return err }, "nil qconfig"},
 		{"empty qconfig", func() error { _, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, &QConfig{}, calib); return err }, "no activation observer"},
 		{"qint8 activations", func() error { _, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, qint8Acts, calib); return err }, "quint8"},
-		{"nil calibrate", func() error { _, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, DefaultQConfig(), nil); return err }, "nil calibrate"},
+		{"QAT qconfig", func() error {
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQATQConfig(), calib)
+			return err
+		}, "fake quantizer"},
+		{"nil calibrate", func() error {
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), nil)
+			return err
+		}, "nil calibrate"},
 		{"calibrate fails", func() error {
-			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, DefaultQConfig(), func(*Calibration) error { return boom })
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), func(*Calibration) error { return boom })
 			if !errors.Is(err, boom) {
 				return errors.New("calibrate's error is not wrapped")
 			}
 			return err
 		}, "boom"},
-		{"no calibration data", func() error { _, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, DefaultQConfig(), noop); return err }, "saw no data"},
+		{"no calibration data", func() error {
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), noop)
+			return err
+		}, "saw no data"},
 		{"unknown calibration input", func() error {
-			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, DefaultQConfig(), func(c *Calibration) error {
+			_, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), func(c *Calibration) error {
 				return c.Run(map[*gorgonia.Node]gorgonia.Value{other.x: batches(1, 1, 2, 4)[0]})
 			})
 			return err
 		}, "not an input"},
-		{"matmul weight without value", func() error { _, err := QuantizeGraph(gw, gorgonia.Nodes{yw}, DefaultQConfig(), noop); return err }, "has no value"},
-		{"conv filter without value", func() error { _, err := QuantizeGraph(gc, gorgonia.Nodes{yc}, DefaultQConfig(), noop); return err }, "has no value"},
-		{"float64 graph", func() error { _, err := QuantizeGraph(g64, gorgonia.Nodes{y64}, DefaultQConfig(), noop); return err }, "float32"},
+		{"matmul weight without value", func() error {
+			_, err := QuantizeGraph(gw, gorgonia.Nodes{yw}, eager.DefaultQConfig(), noop)
+			return err
+		}, "has no value"},
+		{"conv filter without value", func() error {
+			_, err := QuantizeGraph(gc, gorgonia.Nodes{yc}, eager.DefaultQConfig(), noop)
+			return err
+		}, "has no value"},
+		{"float64 graph", func() error {
+			_, err := QuantizeGraph(g64, gorgonia.Nodes{y64}, eager.DefaultQConfig(), noop)
+			return err
+		}, "float32"},
 		{"dynamic nil graph", func() error {
-			_, err := QuantizeDynamicGraph(nil, gorgonia.Nodes{m.y}, DefaultDynamicQConfig())
+			_, err := QuantizeDynamicGraph(nil, gorgonia.Nodes{m.y}, eager.DefaultDynamicQConfig())
 			return err
 		}, "nil graph"},
 		{"dynamic nil qconfig", func() error { _, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.y}, nil); return err }, "nil qconfig"},
 		{"dynamic weight without value", func() error {
-			_, err := QuantizeDynamicGraph(gw, gorgonia.Nodes{yw}, DefaultDynamicQConfig())
+			_, err := QuantizeDynamicGraph(gw, gorgonia.Nodes{yw}, eager.DefaultDynamicQConfig())
 			return err
 		}, "has no value"},
 		{"dynamic quint8 weights", func() error {
-			_, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.y}, &QConfig{Weight: observer.DefaultObserver})
+			_, err := QuantizeDynamicGraph(m.g, gorgonia.Nodes{m.y}, &QConfig{Weight: eager.ObserverFactory(observer.DefaultObserver)})
 			return err
 		}, "qint8 or float16"},
 	}

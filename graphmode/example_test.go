@@ -3,6 +3,7 @@ package graphmode_test
 import (
 	"fmt"
 
+	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/graphmode"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -25,7 +26,7 @@ func ExampleQuantizeGraph() {
 	calibrate := func(c *graphmode.Calibration) error { // run representative batches
 		return c.Run(map[*gorgonia.Node]gorgonia.Value{x: input})
 	}
-	r, err := graphmode.QuantizeGraph(g, gorgonia.Nodes{y}, graphmode.DefaultQConfig(), calibrate)
+	r, err := graphmode.QuantizeGraph(g, gorgonia.Nodes{y}, eager.DefaultQConfig(), calibrate)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -47,7 +48,7 @@ func ExampleQuantizeGraph() {
 
 func ExampleQuantizeDynamicGraph() {
 	g, x, y := mlp()
-	r, err := graphmode.QuantizeDynamicGraph(g, gorgonia.Nodes{y}, graphmode.DefaultDynamicQConfig())
+	r, err := graphmode.QuantizeDynamicGraph(g, gorgonia.Nodes{y}, eager.DefaultDynamicQConfig())
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,6 +1,7 @@
 package graphmode
 
 import (
+	"github.com/qgorgonia/qgorgonia/eager"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestQuantizeGraphUnsupportedOpStaysFloat(t *testing.T) {
 	w1, b1, w2, b2 := mlpWeights(2, in, hid, out)
 	m := newMLP(w1, b1, w2, b2, bs, gorgonia.Tanh)
 	calib := batches(3, 5, bs, in)
-	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, DefaultQConfig(), calibrateWith(m.x, calib))
+	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), calibrateWith(m.x, calib))
 	must(t, err)
 	rep := r.Report
 	if len(rep.Quantized) != 2 || rep.Quantized[0].Op != "QLinear" || rep.Quantized[1].Op != "QLinear" ||
@@ -72,7 +73,7 @@ func TestQuantizeGraphSoftmaxMiddleAndTwoOutputs(t *testing.T) {
 	const bs, in, hid, out = 4, 8, 12, 5
 	w1, b1, w2, b2 := mlpWeights(3, in, hid, out)
 	m := newMLP(w1, b1, w2, b2, bs, func(n *gorgonia.Node) (*gorgonia.Node, error) { return gorgonia.SoftMax(n) })
-	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y, m.h}, DefaultQConfig(), calibrateWith(m.x, batches(4, 3, bs, in)))
+	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y, m.h}, eager.DefaultQConfig(), calibrateWith(m.x, batches(4, 3, bs, in)))
 	must(t, err)
 	if len(r.Report.Float) != 1 || !strings.HasPrefix(r.Report.Float[0].Op, "Softmax") || len(r.Outputs) != 2 {
 		t.Fatalf("report:\n%s", r.Describe())

@@ -190,7 +190,7 @@ func (c *Calibration) close() {
 // observer that saw no data, and the errors of calibrate (returned as is,
 // wrapped) or of the node builders.
 func QuantizeGraph(g *gorgonia.ExprGraph, outputs gorgonia.Nodes, qc *QConfig, calibrate func(*Calibration) error) (*Result, error) {
-	if err := qc.checkStatic(); err != nil {
+	if err := checkStatic(qc); err != nil {
 		return nil, fmt.Errorf("graphmode: QuantizeGraph: %w", err)
 	}
 	if calibrate == nil {
@@ -231,8 +231,8 @@ func QuantizeGraph(g *gorgonia.ExprGraph, outputs gorgonia.Nodes, qc *QConfig, c
 // observer.Float16. Everything else stays float. No calibration is needed.
 // g is not modified. Errors: as QuantizeGraph's, without calibration.
 func QuantizeDynamicGraph(g *gorgonia.ExprGraph, outputs gorgonia.Nodes, qc *QConfig) (*Result, error) {
-	if qc == nil || qc.Weight == nil {
-		return nil, fmt.Errorf("graphmode: QuantizeDynamicGraph: nil qconfig or weight observer factory")
+	if qc == nil {
+		return nil, fmt.Errorf("graphmode: QuantizeDynamicGraph: nil qconfig")
 	}
 	a, err := newAnalysis(g, outputs)
 	if err != nil {

@@ -1,6 +1,7 @@
 package graphmode
 
 import (
+	"github.com/qgorgonia/qgorgonia/eager"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -229,7 +230,7 @@ func TestQuantizeGraphMLP(t *testing.T) {
 	}
 	n0, v0 := graphSnapshot(m.g)
 
-	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, DefaultQConfig(), calibrateWith(m.x, calib))
+	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), calibrateWith(m.x, calib))
 	must(t, err)
 	if n1, v1 := graphSnapshot(m.g); n1 != n0 || len(v1) != len(v0) {
 		t.Fatalf("original graph changed: %d nodes -> %d", n0, n1)

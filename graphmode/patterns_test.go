@@ -1,6 +1,7 @@
 package graphmode
 
 import (
+	"github.com/qgorgonia/qgorgonia/eager"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func TestQuantizeGraphAddReLU(t *testing.T) {
 	y := gorgonia.Must(gorgonia.Rectify(gorgonia.Must(gorgonia.Add(l1, l2))))
 	_, _ = w2, b2
 	calib := batches(10, 4, bs, in)
-	r, err := QuantizeGraph(g, gorgonia.Nodes{y}, DefaultQConfig(), calibrateWith(x, calib))
+	r, err := QuantizeGraph(g, gorgonia.Nodes{y}, eager.DefaultQConfig(), calibrateWith(x, calib))
 	must(t, err)
 	ops := []string{}
 	for _, e := range r.Report.Quantized {
@@ -93,7 +94,7 @@ func TestQuantizeGraphBatchNormAfterLinear(t *testing.T) {
 	calib := batches(13, 3, bs, in)
 
 	g, x, y, _ := build(false)
-	r, err := QuantizeGraph(g, gorgonia.Nodes{y}, DefaultQConfig(), calibrateWith(x, calib))
+	r, err := QuantizeGraph(g, gorgonia.Nodes{y}, eager.DefaultQConfig(), calibrateWith(x, calib))
 	must(t, err)
 	if len(r.Report.Quantized) != 1 || r.Report.Quantized[0].Kind != "linear+batchnorm(folded)" || len(r.Report.Float) != 0 {
 		t.Fatalf("report:\n%s", r.Describe())
@@ -129,7 +130,7 @@ func TestQuantizeGraphBatchNormAfterLinear(t *testing.T) {
 	// Per-element γ: float batch norm in eval form, bit-exact with
 	// Gorgonia's own eval-mode BatchNorm on the dequantized linear output.
 	g2, x2, y2, op2 := build(true)
-	r2, err := QuantizeGraph(g2, gorgonia.Nodes{y2}, DefaultQConfig(), calibrateWith(x2, calib))
+	r2, err := QuantizeGraph(g2, gorgonia.Nodes{y2}, eager.DefaultQConfig(), calibrateWith(x2, calib))
 	must(t, err)
 	if len(r2.Report.Quantized) != 1 || r2.Report.Quantized[0].Op != "QLinear" || !strings.Contains(r2.Describe(), "batch norm not after") {
 		t.Fatalf("report:\n%s", r2.Describe())

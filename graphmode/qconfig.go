@@ -3,63 +3,33 @@ package graphmode
 import (
 	"fmt"
 
+	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/observer"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 )
 
-// QConfig says how graph mode quantizes: Activation makes the observer of
-// each activation (quantized op outputs and float values entering quantized
-// ops; static quantization only) and Weight makes the observer run once on
-// each weight. It is PyTorch's QConfig(activation, weight) with observer
-// factories (Observer.with_args).
+// QConfig is eager mode's QConfig (PyTorch's QConfig(activation, weight)),
+// so one configuration serves both workflows: eager.DefaultQConfig,
+// eager.DefaultPerChannelQConfig, eager.GetDefaultQConfig("fbgemm"),
+// eager.DefaultDynamicQConfig, eager.Float16DynamicQConfig, ...
 //
-// Static quantization needs quint8 activations and qint8 weights (per
-// tensor, or per channel along axis 0); dynamic quantization ignores
-// Activation and takes a qint8 weight observer (int8 dynamic linear) or one
-// whose dtype is observer.Float16 (float16 dynamic linear).
-type QConfig struct {
-	Activation observer.Factory
-	Weight     observer.Factory
-}
+// Graph mode is post-training quantization: both factories must make
+// observers (eager.ObserverFactory), not fake quantizers. Static
+// quantization needs quint8 activation observers and qint8 weight
+// observers (per tensor, or per channel along axis 0); dynamic quantization
+// ignores Activation and takes a qint8 weight observer (int8 dynamic
+// linear) or one of dtype observer.Float16 (float16 dynamic linear).
+type QConfig = eager.QConfig
 
-// DefaultQConfig is PyTorch's default_qconfig for fbgemm graph mode
-// (get_default_qconfig("fbgemm") minus the histogram): MinMaxObserver on
-// quint8 activations with reduce_range (0…127), per-tensor symmetric qint8
-// MinMax weights.
-func DefaultQConfig() *QConfig {
-	return &QConfig{Activation: observer.DefaultObserver, Weight: observer.DefaultWeightObserver}
-}
-
-// DefaultPerChannelQConfig is default_per_channel_qconfig: MinMax quint8
-// activations with reduce_range, per-channel symmetric qint8 weights.
-func DefaultPerChannelQConfig() *QConfig {
-	return &QConfig{Activation: observer.DefaultObserver, Weight: observer.DefaultPerChannelWeightObserver}
-}
-
-// DefaultDynamicQConfig is default_dynamic_qconfig: per-tensor symmetric
-// qint8 weights; activation ranges are chosen per call.
-func DefaultDynamicQConfig() *QConfig {
-	return &QConfig{Activation: observer.DefaultDynamicQuantObserver, Weight: observer.DefaultWeightObserver}
-}
-
-// PerChannelDynamicQConfig is per_channel_dynamic_qconfig.
-func PerChannelDynamicQConfig() *QConfig {
-	return &QConfig{Activation: observer.DefaultDynamicQuantObserver, Weight: observer.DefaultPerChannelWeightObserver}
-}
-
-// Float16DynamicQConfig is float16_dynamic_qconfig: weights stored as
-// float16 (a placeholder observer of dtype observer.Float16).
-func Float16DynamicQConfig() *QConfig {
-	w := observer.WithArgs(observer.NewPlaceholderObserver, observer.WithDtype(observer.Float16))
-	return &QConfig{Activation: w, Weight: w}
-}
-
-// newObserver calls f and checks that it made an observer.
-func newObserver(f observer.Factory, what string) (observer.Observer, error) {
-	if f == nil {
+// newObserver makes a fresh observer from a QConfig factory.
+func newObserver(f eager.Factory, what string) (observer.Observer, error) {
+	if f.FakeQuant != nil {
+		return nil, fmt.Errorf("qconfig's %s is a fake quantizer (a QAT qconfig); graph mode is post-training and needs observers", what)
+	}
+	if f.Observer == nil {
 		return nil, fmt.Errorf("qconfig has no %s observer factory", what)
 	}
-	o, err := f()
+	o, err := f.Observer()
 	if err != nil {
 		return nil, fmt.Errorf("%s observer: %w", what, err)
 	}
@@ -71,7 +41,7 @@ func newObserver(f observer.Factory, what string) (observer.Observer, error) {
 
 // checkStatic validates a QConfig for static quantization by making one
 // observer of each kind.
-func (qc *QConfig) checkStatic() error {
+func checkStatic(qc *QConfig) error {
 	if qc == nil {
 		return fmt.Errorf("nil qconfig")
 	}
