@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
@@ -225,8 +226,8 @@ func clampF(r float64, lo, hi int64) int64 {
 	return int64(r)
 }
 
-// normalize runs PyTorch's quantized_normalize_kernel on m groups of n
-// consecutive codes. Per group (float32 unless noted):
+// normalizeGroups runs PyTorch's quantized_normalize_kernel on groups
+// [g0, g1) of n consecutive codes each. Per group (float32 unless noted):
 //
 //	μq   = f32(Σq)/n,  μ = μq − zx
 //	varq = max(fma(−μq, μq, f32(Σq²)/n), 0)
@@ -241,13 +242,13 @@ func clampF(r float64, lo, hi int64) int64 {
 // perChannel false) or per channel, channel = group's index mod groups
 // times channelsPerGroup plus the element's channel within the group
 // (group norm).
-func normalizeGroups(q []int32, m, n int, zx int32, sx float32, eps float64, gamma, beta []float32, perChannel bool, groups, chPerGroup int, sy float32, zy int32, qmin, qmax int32) {
+func normalizeGroups(q []int32, g0, g1, n int, zx int32, sx float32, eps float64, gamma, beta []float32, perChannel bool, groups, chPerGroup int, sy float32, zy int32, qmin, qmax int32) {
 	inv := 1 / sy
 	perCh := 1
 	if perChannel {
 		perCh = n / chPerGroup
 	}
-	for g := 0; g < m; g++ {
+	for g := g0; g < g1; g++ {
 		x := q[g*n : (g+1)*n]
 		var sum, sumSq int64
 		for _, v := range x {
@@ -360,8 +361,27 @@ func normRun(op string, x *qtensor.QTensor, a act8, out *qtensor.QTensor, n int,
 	qp := out.QParams()
 	qmin, qmax, _ := qdtype.Range(a.dt)
 	q := codesInt32(x, a.signed)
-	normalizeGroups(q, x.Size()/n, n, int32(a.zp), float32(a.scale), eps, weight, bias, perChannel, groups, chPerGroup,
-		float32(qp.Scale()), int32(qp.ZeroPoint()), int32(qmin), int32(qmax))
+	m := x.Size() / n
+	run := func(g0, g1 int) {
+		normalizeGroups(q, g0, g1, n, int32(a.zp), float32(a.scale), eps, weight, bias, perChannel, groups, chPerGroup,
+			float32(qp.Scale()), int32(qp.ZeroPoint()), int32(qmin), int32(qmax))
+	}
+	// Groups are independent: large inputs split them over goroutines
+	// (identical codes for every count).
+	workers := min(kernels.Threads(), m, x.Size()/(1<<16))
+	if workers < 2 {
+		run(0, m)
+	} else {
+		var wg sync.WaitGroup
+		for k := 0; k < workers; k++ {
+			wg.Add(1)
+			go func(g0, g1 int) {
+				defer wg.Done()
+				run(g0, g1)
+			}(m*k/workers, m*(k+1)/workers)
+		}
+		wg.Wait()
+	}
 	storeCodes(out, a.signed, q)
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qtensor"
 )
 
@@ -121,5 +122,34 @@ func TestNormErrors(t *testing.T) {
 		if _, err := f(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestNormThreadCounts checks that layer and group norm give identical
+// codes with one goroutine and with several.
+func TestNormThreadCounts(t *testing.T) {
+	n := 64 * 4 * 1024
+	ints := make([]int64, n)
+	for i := range ints {
+		ints[i] = int64(i*2654435761>>11) % 256
+	}
+	x := h4MustQ(t, "quint8", []int{64, 4, 1024}, ints, 0.03, 117)
+	w := make([]float32, 1024)
+	for i := range w {
+		w[i] = 0.5 + float32(i%7)/8
+	}
+	defer kernels.SetThreads(kernels.SetThreads(1))
+	for _, f := range []func() (*qtensor.QTensor, error){
+		func() (*qtensor.QTensor, error) { return LayerNorm(x, []int{1024}, w, w, 1e-5, 0.02, 120) },
+		func() (*qtensor.QTensor, error) { return GroupNorm(x, 2, w[:4], w[:4], 1e-5, 0.02, 120) },
+	} {
+		kernels.SetThreads(1)
+		one, err := f()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kernels.SetThreads(4)
+		four, _ := f()
+		h4CheckInts(t, "threads", four, one.Ints())
 	}
 }
