@@ -72,6 +72,11 @@ const minWorkPerThread = 1 << 19
 // aPool recycles the padded copies of A made when K is not a multiple of 4.
 var aPool = sync.Pool{New: func() any { return new([]uint8) }}
 
+// gemm runs a validated call on the active path: it derives the
+// zero-point terms, pads the last rows of A if K is not a multiple of 4,
+// and splits the output across up to Threads() goroutines, by panels when
+// there are enough of them (each worker then reads only its share of the
+// weights), else by rows in whole tiles.
 func gemm(g *gemmCall) {
 	im := activeImpl()
 	p := g.p
@@ -126,7 +131,7 @@ func gemm(g *gemmCall) {
 	}
 	if nt <= 1 {
 		g.run(im, 0, g.m, 0, panels)
-	} else if panels >= 2*nt || g.m < nt*maxMR {
+	} else if panels >= nt && (panels >= 2*nt || g.m < nt*maxMR) {
 		// Split the panels: each worker streams its share of B once.
 		var wg sync.WaitGroup
 		for t := 1; t < nt; t++ {
