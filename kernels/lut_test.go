@@ -121,3 +121,22 @@ func TestQuantizeF32(t *testing.T) {
 		t.Fatalf("NaN → %d, want qmin", got)
 	}
 }
+
+// FuzzQuantizeF32 compares the fast rounding with math.RoundToEven; the
+// seeds run as a normal test, `go test -fuzz FuzzQuantizeF32` explores.
+func FuzzQuantizeF32(f *testing.F) {
+	for _, s := range [][3]float32{{2.5, 1, 0}, {-0.5, 1, 3}, {4194303.5, 1, 0}, {1e30, 1, 0}, {0.1, 3.3, -7}} {
+		f.Add(s[0], s[1], int32(s[2]))
+	}
+	f.Fuzz(func(t *testing.T, x, inv float32, zp int32) {
+		zp %= 128
+		y := float64(float32(x * inv))
+		want := int32(-128)
+		if math.Abs(y) < 1<<63 {
+			want = int32(math.Max(-128, math.Min(127, math.RoundToEven(y)+float64(zp))))
+		}
+		if got := quantizeF32(x, inv, zp, -128, 127); got != want {
+			t.Fatalf("quantizeF32(%v, %v, %d) = %d, want %d", x, inv, zp, got, want)
+		}
+	})
+}
