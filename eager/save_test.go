@@ -228,3 +228,52 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// An LSTM language-model-like net: a dynamically quantized LSTM feeding a
+// statically quantized head, through fuse → prepare → calibrate → convert
+// → quantize_dynamic → save → load → run.
+func TestLSTMHybridWorkflow(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	lstm, err := nn.NewLSTM(5, 8, 1, false, nn.WithSeed(13))
+	must(t, err)
+	l1, _ := nn.NewLinear(8, 8, nn.WithSeed(14))
+	l2, _ := nn.NewLinear(8, 3, nn.WithSeed(15))
+	float, err := nn.NewSequential(lstm, NewQuantStub(nil), l1, nn.NewReLU(), l2, NewDeQuantStub(nil))
+	must(t, err)
+	nn.Eval(float)
+	f, err := fuse.FuseModules(float, [][]string{{"2", "3"}})
+	must(t, err)
+	f.ModuleBase().QConfig = DefaultQConfig()
+	lstmF, _ := nn.Get(f, "0")
+	lstmF.ModuleBase().QConfig = NoQConfig
+	p, err := Prepare(f)
+	must(t, err)
+	if len(GetObserverDict(p)) != 3 {
+		t.Fatalf("observers: %v", GetObserverDict(p))
+	}
+	for i := 0; i < 3; i++ {
+		_, err := Run(p, randDense(r, 1, 6, 4, 5))
+		must(t, err)
+	}
+	c, err := Convert(p)
+	must(t, err)
+	q, err := QuantizeDynamic(c, DynamicSpec{Types: []string{"LSTM"}})
+	must(t, err)
+	if tn := q.ModuleBase().Children()[0].Module.TypeName(); tn != "DynamicQuantizedLSTM" {
+		t.Fatalf("LSTM: %s", tn)
+	}
+	l := roundTrip(t, q)
+	x := randDense(r, 1, 6, 4, 5)
+	y1, err := Run(q, x)
+	must(t, err)
+	y2, err := Run(l, x)
+	must(t, err)
+	equalDense(t, "hybrid round trip", y1, y2)
+	yf, err := Run(float, x)
+	must(t, err)
+	for i, v := range yf.Float32s() {
+		if d := v - y1.Float32s()[i]; d > 0.1 || d < -0.1 {
+			t.Fatalf("y[%d] = %v, float %v", i, y1.Float32s()[i], v)
+		}
+	}
+}
