@@ -84,7 +84,8 @@ func (m *Identity) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 func (m *Identity) Clone() Module { return &Identity{Base: m.cloneBase()} }
 
 // Flatten reshapes axes StartDim…EndDim into one. PyTorch: torch.nn.Flatten
-// (defaults start 1, end −1; negative dims count from the end).
+// (defaults start 1, end −1; negative dims count from the end). It accepts
+// any dtype, so a converted (quantized) model can keep it.
 type Flatten struct {
 	Base
 	Stateless
@@ -122,7 +123,12 @@ func (m *Flatten) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	}
 	out := append(s[:st].Clone(), prod(s[st:en+1]))
 	out = append(out, s[en+1:]...)
-	return gorgonia.Reshape(x, out)
+	if x.Dtype() != tensor.Float32 {
+		// Quantized (or integer) tensors flatten as in PyTorch, where a
+		// converted model keeps its nn.Flatten.
+		return gorgonia.Reshape(x, out)
+	}
+	return reshape(x, out)
 }
 
 // Clone returns a copy.

@@ -204,7 +204,7 @@ func (c *ConvNd) ForwardWeights(x, w, b *gorgonia.Node) (*gorgonia.Node, error) 
 	}
 	var err error
 	if unbatched {
-		if x, err = gorgonia.Reshape(x, append(tensor.Shape{1}, s...)); err != nil {
+		if x, err = reshape(x, append(tensor.Shape{1}, s...)); err != nil {
 			return nil, err
 		}
 		s = x.Shape()
@@ -222,7 +222,7 @@ func (c *ConvNd) ForwardWeights(x, w, b *gorgonia.Node) (*gorgonia.Node, error) 
 		return nil, err
 	}
 	if unbatched {
-		return gorgonia.Reshape(y, y.Shape()[1:].Clone())
+		return reshape(y, y.Shape()[1:].Clone())
 	}
 	return y, nil
 }
@@ -308,7 +308,7 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 	win := window{C: cg, In: s[2:].Clone(), K: append([]int(nil), k...), S: stride, P: pad, D: dil, Out: out}
 	L, K := prod(out), prod(k)
 	og := cout / groups
-	w2, err := gorgonia.Reshape(w, tensor.Shape{cout, cg * K})
+	w2, err := reshape(w, tensor.Shape{cout, cg * K})
 	if err != nil {
 		return nil, err
 	}
@@ -327,14 +327,10 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 		if err != nil {
 			return nil, err
 		}
-		if cols, err = gorgonia.Reshape(cols, tensor.Shape{N * L, cg * K}); err != nil {
+		if cols, err = reshape(cols, tensor.Shape{N * L, cg * K}); err != nil {
 			return nil, err
 		}
-		wt, err := transpose2d(wg)
-		if err != nil {
-			return nil, err
-		}
-		yg, err := matmul(cols, wt)
+		yg, err := matmul(cols, wg, false, true)
 		if err != nil {
 			return nil, err
 		}
@@ -356,7 +352,7 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 
 // toChannelsFirst turns rows (N·L, C) into (N, C, out…).
 func toChannelsFirst(y *gorgonia.Node, N, L, C int, out []int) (*gorgonia.Node, error) {
-	y, err := gorgonia.Reshape(y, tensor.Shape{N, L, C})
+	y, err := reshape(y, tensor.Shape{N, L, C})
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +361,7 @@ func toChannelsFirst(y *gorgonia.Node, N, L, C int, out []int) (*gorgonia.Node, 
 			return nil, err
 		}
 	}
-	return gorgonia.Reshape(y, append(tensor.Shape{N, C}, out...))
+	return reshape(y, append(tensor.Shape{N, C}, out...))
 }
 
 // convTransposeNodes builds PyTorch's transposed convolution: x (N, Cin,
@@ -398,7 +394,7 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 	}
 	win := window{C: og, In: out, K: append([]int(nil), k...), S: stride, P: pad, D: dil, Out: in.Clone()}
 	Lin, K := prod(in), prod(k)
-	xr, err := gorgonia.Reshape(x, tensor.Shape{N, C, Lin})
+	xr, err := reshape(x, tensor.Shape{N, C, Lin})
 	if err != nil {
 		return nil, err
 	}
@@ -407,10 +403,10 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 			return nil, err
 		}
 	}
-	if xr, err = gorgonia.Reshape(xr, tensor.Shape{N * Lin, C}); err != nil {
+	if xr, err = reshape(xr, tensor.Shape{N * Lin, C}); err != nil {
 		return nil, err
 	}
-	w2, err := gorgonia.Reshape(w, tensor.Shape{C, og * K})
+	w2, err := reshape(w, tensor.Shape{C, og * K})
 	if err != nil {
 		return nil, err
 	}
@@ -425,11 +421,11 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 				return nil, err
 			}
 		}
-		cols, err := matmul(xg, wg)
+		cols, err := matmul(xg, wg, false, false)
 		if err != nil {
 			return nil, err
 		}
-		if cols, err = gorgonia.Reshape(cols, tensor.Shape{N, Lin, og * K}); err != nil {
+		if cols, err = reshape(cols, tensor.Shape{N, Lin, og * K}); err != nil {
 			return nil, err
 		}
 		yg, err := fold(cols, win)

@@ -67,11 +67,13 @@
 // activations, embedding gather, dropout and the BatchNorm running-stat
 // update. Each is an SDOp with SymDiff (TapeMachine) and an ADOp with
 // DoDiff (LispMachine), returns errors instead of panicking, and has
-// gradients checked against finite differences. In Gorgonia v0.9.18 the
-// symbolic gradient of InverseSqrt is wrong and that of OuterProd fails or
-// is wrong (both found by these checks), so neither is used; Slice (strided
-// views, dropped unit axes) and Concat (wrong LispMachine gradients) are
-// replaced by the package's narrow and cat ops. Multi-step LSTM and GRU
-// gradients on the LispMachine drift from the TapeMachine's (which match
-// PyTorch): train recurrent models with the TapeMachine.
+// gradients checked against finite differences and the TapeMachine against
+// the LispMachine. Gorgonia v0.9.18 ops these checks found wrong are not
+// used: InverseSqrt (wrong symbolic gradient), OuterProd (failing or wrong
+// gradient), Mul on (1, n) or (n, 1) matrices (turned into vectors, wrong
+// LispMachine matrix-vector gradient), Reshape (its output aliases the
+// input, and its LispMachine gradient overwrites instead of accumulating)
+// and Slice/Concat (strided views, dropped unit axes, wrong LispMachine
+// gradients); the package's matmul (BLAS transpose flags), reshape, narrow
+// and cat ops replace them.
 package nn

@@ -196,15 +196,6 @@ func TestGradients(t *testing.T) {
 		}
 		return ff.Cat([]*gorgonia.Node{s, x}, 1)
 	}}, randDense(r, 3, 4))
-	// Over several time steps the LispMachine's gradients drift from the
-	// TapeMachine's by up to ~15% (inside Gorgonia's own elementwise and
-	// matmul DoDiff); the TapeMachine ones match finite differences here
-	// and PyTorch's autograd in TestGoldenGradients.
-	for i := range cases {
-		if cases[i].name == "lstm" || cases[i].name == "gru" {
-			cases[i].noLisp = true
-		}
-	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkGradCase(t, c) })
 	}

@@ -120,15 +120,11 @@ func linearNodes(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 	var err error
 	rows := s.TotalSize() / in
 	if s.Dims() != 2 {
-		if x2, err = gorgonia.Reshape(x, tensor.Shape{rows, in}); err != nil {
+		if x2, err = reshape(x, tensor.Shape{rows, in}); err != nil {
 			return nil, err
 		}
 	}
-	wt, err := transpose2d(w)
-	if err != nil {
-		return nil, err
-	}
-	y, err := matmul(x2, wt)
+	y, err := matmul(x2, w, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +135,7 @@ func linearNodes(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 	}
 	if s.Dims() != 2 {
 		os := append(s[:s.Dims()-1].Clone(), out)
-		if y, err = gorgonia.Reshape(y, os); err != nil {
+		if y, err = reshape(y, os); err != nil {
 			return nil, err
 		}
 	}

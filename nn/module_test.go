@@ -462,6 +462,19 @@ func math32Abs(x float32) float32 {
 	return x
 }
 
+func TestFlattenAnyDtype(t *testing.T) {
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, tensor.Uint8, 3, gorgonia.WithShape(2, 3, 4), gorgonia.WithName("q"),
+		gorgonia.WithValue(tensor.New(tensor.WithShape(2, 3, 4), tensor.WithBacking(make([]uint8, 24)))))
+	y, err := Call(NewFlatten(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameShape(y.Shape(), tensor.Shape{2, 12}) || y.Dtype() != tensor.Uint8 {
+		t.Errorf("flatten of uint8 (2,3,4): %v %v", y.Shape(), y.Dtype())
+	}
+}
+
 func TestModuleList(t *testing.T) {
 	a, _ := NewLinear(3, 3, WithSeed(1))
 	b, _ := NewLinear(3, 2, WithSeed(2))

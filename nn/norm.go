@@ -363,7 +363,7 @@ func (m *LayerNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	xx := x
 	var err error
 	if s.Dims() == k {
-		if xx, err = gorgonia.Reshape(x, append(tensor.Shape{1}, s...)); err != nil {
+		if xx, err = reshape(x, append(tensor.Shape{1}, s...)); err != nil {
 			return nil, err
 		}
 	}
@@ -376,7 +376,7 @@ func (m *LayerNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 		return nil, err
 	}
 	if s.Dims() == k {
-		return gorgonia.Reshape(y, s.Clone())
+		return reshape(y, s.Clone())
 	}
 	return y, nil
 }
@@ -427,7 +427,7 @@ func (m *GroupNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if s.Dims() < 2 || s[1] != m.NumChannels {
 		return nil, fmt.Errorf("nn: group_norm: input shape %v, want (N, %d, *)", s, m.NumChannels)
 	}
-	xg, err := gorgonia.Reshape(x, tensor.Shape{s[0], m.NumGroups, s.TotalSize() / (s[0] * m.NumGroups)})
+	xg, err := reshape(x, tensor.Shape{s[0], m.NumGroups, s.TotalSize() / (s[0] * m.NumGroups)})
 	if err != nil {
 		return nil, err
 	}
@@ -435,13 +435,13 @@ func (m *GroupNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	if y, err = gorgonia.Reshape(y, tensor.Shape{s[0], s[1], s.TotalSize() / (s[0] * s[1])}); err != nil {
+	if y, err = reshape(y, tensor.Shape{s[0], s[1], s.TotalSize() / (s[0] * s[1])}); err != nil {
 		return nil, err
 	}
 	if y, err = affine(y, m.Weight, m.Bias, 1, 2); err != nil {
 		return nil, err
 	}
-	return gorgonia.Reshape(y, s.Clone())
+	return reshape(y, s.Clone())
 }
 
 // InstanceNorm is torch.nn.InstanceNorm1d/2d/3d: each (sample, channel)
@@ -537,7 +537,7 @@ func (m *InstanceNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	switch s.Dims() {
 	case m.nd + 2:
 	case m.nd + 1:
-		if xx, err = gorgonia.Reshape(x, append(tensor.Shape{1}, s...)); err != nil {
+		if xx, err = reshape(x, append(tensor.Shape{1}, s...)); err != nil {
 			return nil, err
 		}
 	default:
@@ -548,7 +548,7 @@ func (m *InstanceNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 		return nil, fmt.Errorf("nn: %s: input has %d channels (shape %v), want %d", op, xs[1], s, m.NumFeatures)
 	}
 	S := xs.TotalSize() / (xs[0] * xs[1])
-	x3, err := gorgonia.Reshape(xx, tensor.Shape{xs[0], xs[1], S})
+	x3, err := reshape(xx, tensor.Shape{xs[0], xs[1], S})
 	if err != nil {
 		return nil, err
 	}
@@ -585,7 +585,7 @@ func (m *InstanceNorm) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if y, err = affine(y, m.Weight, m.Bias, 1, 2); err != nil {
 		return nil, err
 	}
-	return gorgonia.Reshape(y, s.Clone())
+	return reshape(y, s.Clone())
 }
 
 // DoDiff passes the variance's gradient through for the LispMachine.

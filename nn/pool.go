@@ -18,7 +18,7 @@ func to4d(op string, x *gorgonia.Node) (*gorgonia.Node, bool, error) {
 	case 4:
 		return x, false, nil
 	case 3:
-		y, err := gorgonia.Reshape(x, append(tensor.Shape{1}, s...))
+		y, err := reshape(x, append(tensor.Shape{1}, s...))
 		return y, true, err
 	}
 	return nil, false, fmt.Errorf("nn: %s: input shape %v, want (N, C, H, W) or (C, H, W)", op, s)
@@ -28,7 +28,7 @@ func from4d(y *gorgonia.Node, unbatched bool) (*gorgonia.Node, error) {
 	if !unbatched {
 		return y, nil
 	}
-	return gorgonia.Reshape(y, y.Shape()[1:].Clone())
+	return reshape(y, y.Shape()[1:].Clone())
 }
 
 func pair(op, what string, v []int, def []int) ([2]int, error) {
@@ -248,7 +248,7 @@ func pool1d(op string, x *gorgonia.Node, run func(*gorgonia.Node) (*gorgonia.Nod
 	default:
 		return nil, fmt.Errorf("nn: %s: input shape %v, want (N, C, L) or (C, L)", op, s)
 	}
-	x4, err := gorgonia.Reshape(x, v)
+	x4, err := reshape(x, v)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +258,7 @@ func pool1d(op string, x *gorgonia.Node, run func(*gorgonia.Node) (*gorgonia.Nod
 	}
 	ys := y.Shape()
 	out := append(s[:s.Dims()-1].Clone(), ys[ys.Dims()-1])
-	return gorgonia.Reshape(y, out)
+	return reshape(y, out)
 }
 
 // MaxPool1d is torch.nn.MaxPool1d: MaxPool2d over (N, C, 1, L) with

@@ -98,7 +98,7 @@ func cellStep(kind rnnKind, xw, h, c *gorgonia.Node, w cellNodes, H int) (*gorgo
 	}
 	switch kind {
 	case kindLSTM:
-		gates, err := gorgonia.Add(xw, hw)
+		gates, err := elementwise(xw, hw, spanAdd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,15 +113,15 @@ func cellStep(kind rnnKind, xw, h, c *gorgonia.Node, w cellNodes, H int) (*gorgo
 				return nil, nil, err
 			}
 		}
-		fc, err := gorgonia.HadamardProd(gs[1], c)
+		fc, err := elementwise(gs[1], c, spanMul)
 		if err != nil {
 			return nil, nil, err
 		}
-		ig, err := gorgonia.HadamardProd(gs[0], gs[2])
+		ig, err := elementwise(gs[0], gs[2], spanMul)
 		if err != nil {
 			return nil, nil, err
 		}
-		c2, err := gorgonia.Add(fc, ig)
+		c2, err := elementwise(fc, ig, spanAdd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -129,7 +129,7 @@ func cellStep(kind rnnKind, xw, h, c *gorgonia.Node, w cellNodes, H int) (*gorgo
 		if err != nil {
 			return nil, nil, err
 		}
-		h2, err := gorgonia.HadamardProd(gs[3], tc)
+		h2, err := elementwise(gs[3], tc, spanMul)
 		return h2, c2, err
 	case kindGRU:
 		var xs, hs [3]*gorgonia.Node
@@ -143,7 +143,7 @@ func cellStep(kind rnnKind, xw, h, c *gorgonia.Node, w cellNodes, H int) (*gorgo
 		}
 		var rz [2]*gorgonia.Node
 		for k := 0; k < 2; k++ {
-			s, err := gorgonia.Add(hs[k], xs[k])
+			s, err := elementwise(hs[k], xs[k], spanAdd)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -151,11 +151,11 @@ func cellStep(kind rnnKind, xw, h, c *gorgonia.Node, w cellNodes, H int) (*gorgo
 				return nil, nil, err
 			}
 		}
-		rn, err := gorgonia.HadamardProd(hs[2], rz[0])
+		rn, err := elementwise(hs[2], rz[0], spanMul)
 		if err != nil {
 			return nil, nil, err
 		}
-		ns, err := gorgonia.Add(xs[2], rn)
+		ns, err := elementwise(xs[2], rn, spanAdd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -163,24 +163,22 @@ func cellStep(kind rnnKind, xw, h, c *gorgonia.Node, w cellNodes, H int) (*gorgo
 		if err != nil {
 			return nil, nil, err
 		}
-		// (h − n) computed as (−n) + h: Gorgonia's elementwise ops may
-		// overwrite their first operand in place, and h is still read
-		// through the Reshape alias that records it in the output sequence.
-		negN, err := gorgonia.Neg(n)
+		// (h − n) as (−n) + h, with the package's own (never in-place) ops.
+		negN, err := activate(n, act{kind: actScale, a: -1})
 		if err != nil {
 			return nil, nil, err
 		}
-		d, err := gorgonia.Add(negN, h)
+		d, err := elementwise(negN, h, spanAdd)
 		if err != nil {
 			return nil, nil, err
 		}
-		if d, err = gorgonia.HadamardProd(d, rz[1]); err != nil {
+		if d, err = elementwise(d, rz[1], spanMul); err != nil {
 			return nil, nil, err
 		}
-		h2, err := gorgonia.Add(d, n)
+		h2, err := elementwise(d, n, spanAdd)
 		return h2, nil, err
 	default:
-		s, err := gorgonia.Add(xw, hw)
+		s, err := elementwise(xw, hw, spanAdd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -289,7 +287,7 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 		return nil, nil, nil, fmt.Errorf("nn: %s: input shape %v, want feature size %d", op, s, r.InputSize)
 	}
 	if unbatched {
-		if x, err = gorgonia.Reshape(x, tensor.Shape{s[0], 1, s[1]}); err != nil {
+		if x, err = reshape(x, tensor.Shape{s[0], 1, s[1]}); err != nil {
 			return nil, nil, nil, err
 		}
 	} else if r.BatchFirst {
@@ -316,7 +314,7 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 		if !sameShape(n.Shape(), stateShape) {
 			return nil, fmt.Errorf("nn: %s: %s has shape %v, want %v", op, name, n.Shape(), stateShape)
 		}
-		return gorgonia.Reshape(n, tensor.Shape{L * D, B, H})
+		return reshape(n, tensor.Shape{L * D, B, H})
 	}
 	if h0, err = prepState(h0, "h0"); err != nil {
 		return nil, nil, nil, err
@@ -332,7 +330,7 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 		if err != nil {
 			return nil, err
 		}
-		return gorgonia.Reshape(v, tensor.Shape{B, H})
+		return reshape(v, tensor.Shape{B, H})
 	}
 	var hs, cs gorgonia.Nodes
 	layerIn := x
@@ -349,7 +347,7 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 			}
 		}
 		in := layerIn.Shape()[2]
-		flat, err := gorgonia.Reshape(layerIn, tensor.Shape{T * B, in})
+		flat, err := reshape(layerIn, tensor.Shape{T * B, in})
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -387,7 +385,7 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 				if h, c, err = cellStep(r.kind, xt, h, c, w, H); err != nil {
 					return nil, nil, nil, err
 				}
-				if steps[t], err = gorgonia.Reshape(h, tensor.Shape{1, B, H}); err != nil {
+				if steps[t], err = reshape(h, tensor.Shape{1, B, H}); err != nil {
 					return nil, nil, nil, err
 				}
 			}
@@ -401,13 +399,13 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 			if !wantState {
 				continue
 			}
-			hr, err := gorgonia.Reshape(h, tensor.Shape{1, B, H})
+			hr, err := reshape(h, tensor.Shape{1, B, H})
 			if err != nil {
 				return nil, nil, nil, err
 			}
 			hs = append(hs, hr)
 			if c != nil {
-				cr, err := gorgonia.Reshape(c, tensor.Shape{1, B, H})
+				cr, err := reshape(c, tensor.Shape{1, B, H})
 				if err != nil {
 					return nil, nil, nil, err
 				}
@@ -444,16 +442,16 @@ func (r *RNNBase) run(op string, x, h0, c0 *gorgonia.Node, wantState bool) (out,
 	}
 	switch {
 	case unbatched:
-		if out, err = gorgonia.Reshape(out, tensor.Shape{T, D * H}); err != nil {
+		if out, err = reshape(out, tensor.Shape{T, D * H}); err != nil {
 			return nil, nil, nil, err
 		}
 		if hn != nil {
-			if hn, err = gorgonia.Reshape(hn, tensor.Shape{L * D, H}); err != nil {
+			if hn, err = reshape(hn, tensor.Shape{L * D, H}); err != nil {
 				return nil, nil, nil, err
 			}
 		}
 		if cn != nil {
-			if cn, err = gorgonia.Reshape(cn, tensor.Shape{L * D, H}); err != nil {
+			if cn, err = reshape(cn, tensor.Shape{L * D, H}); err != nil {
 				return nil, nil, nil, err
 			}
 		}
@@ -575,7 +573,7 @@ func (c *cell) step(op string, x, h, cs *gorgonia.Node) (*gorgonia.Node, *gorgon
 	g := x.Graph()
 	var err error
 	if unbatched {
-		if x, err = gorgonia.Reshape(x, tensor.Shape{1, s[0]}); err != nil {
+		if x, err = reshape(x, tensor.Shape{1, s[0]}); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -593,7 +591,7 @@ func (c *cell) step(op string, x, h, cs *gorgonia.Node) (*gorgonia.Node, *gorgon
 		if !sameShape(n.Shape(), want) {
 			return nil, fmt.Errorf("nn: %s: %s has shape %v, want %v", op, name, n.Shape(), want)
 		}
-		return gorgonia.Reshape(n, tensor.Shape{B, H})
+		return reshape(n, tensor.Shape{B, H})
 	}
 	if h, err = state(h, "hx"); err != nil {
 		return nil, nil, err
@@ -616,11 +614,11 @@ func (c *cell) step(op string, x, h, cs *gorgonia.Node) (*gorgonia.Node, *gorgon
 		return nil, nil, err
 	}
 	if unbatched {
-		if h2, err = gorgonia.Reshape(h2, tensor.Shape{H}); err != nil {
+		if h2, err = reshape(h2, tensor.Shape{H}); err != nil {
 			return nil, nil, err
 		}
 		if c2 != nil {
-			if c2, err = gorgonia.Reshape(c2, tensor.Shape{H}); err != nil {
+			if c2, err = reshape(c2, tensor.Shape{H}); err != nil {
 				return nil, nil, err
 			}
 		}
