@@ -70,8 +70,8 @@
 // gradients checked against finite differences and the TapeMachine against
 // the LispMachine. Gorgonia v0.9.18 ops these checks found wrong are not
 // used: InverseSqrt (wrong symbolic gradient), OuterProd (failing or wrong
-// gradient), Mul on (1, n) or (n, 1) matrices (turned into vectors, wrong
-// LispMachine matrix-vector gradient), Reshape (its output aliases the
+// gradient), Mul on (1, n) or (n, 1) matrices (they become vectors or a
+// dot product), Reshape (its output aliases the
 // input, and its LispMachine gradient overwrites instead of accumulating)
 // and Slice/Concat (strided views, dropped unit axes, wrong LispMachine
 // gradients); the package's matmul (BLAS transpose flags), reshape, narrow

@@ -12,9 +12,8 @@ import (
 // matmul returns op(a)·op(b) for matrices, op(x) = xᵀ when the flag is
 // set: a (M, K) or (K, M), b (K, N) or (N, K) → (M, N). It is the
 // package's own op rather than gorgonia.Mul, which turns (1, n) and (n, 1)
-// matrices into vectors (and then has a wrong LispMachine gradient for
-// the matrix-vector product) and needs explicit transpose nodes; here the
-// transposes are BLAS flags on tensor.MatMul.
+// matrices into vectors or a dot product and needs explicit transpose
+// nodes; here the transposes are BLAS flags on tensor.MatMul.
 func matmul(a, b *gorgonia.Node, transA, transB bool) (*gorgonia.Node, error) {
 	if err := checkF32Node("matmul", a, 2); err != nil {
 		return nil, err
