@@ -229,15 +229,46 @@ type LearnableGrads struct {
 	ZeroPoint []float32     // one per zero point
 }
 
+// fma32 is a·b + c rounded once to float32 (a fused multiply-add). The
+// product is exact in float64; the float64 sum is rounded to odd (its
+// TwoSum error decides the last bit), so the final conversion to float32
+// rounds correctly, without double rounding.
+func fma32(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
+	cc := float64(c)
+	s := p + cc
+	if math.IsInf(s, 0) || math.IsNaN(s) {
+		return float32(s)
+	}
+	bb := s - p
+	e := (p - (s - bb)) + (cc - bb)
+	if e != 0 {
+		bits := math.Float64bits(s)
+		if bits&1 == 0 {
+			if (e > 0) == (s > 0) {
+				bits++
+			} else {
+				bits--
+			}
+			s = math.Float64frombits(bits)
+		}
+	}
+	return float32(s)
+}
+
 // learnableBackwardRun computes PyTorch's learnable fake-quant gradient
 // kernel for one channel: dX, and the per-element dScale and dZeroPoint
-// summed into sums (float64 accumulators).
+// summed into sums (float64 accumulators). PyTorch 1.13's CPU kernels
+// (fake_quant_grad_learnable_{tensor,channel}_kernel) are compiled with FMA
+// contraction: q = rne(fma(x, 1/scale, zp)) and x̂ − x = fma(q − zp, scale, −x),
+// each rounded once to float32 (checked against torch on single-element
+// channels, where the cancellation in x̂ − x shows a separate rounding).
 func learnableBackwardRun(dx []float32, x, dy []float32, scale, zp float32, qmin, qmax int64, g float32) (dScale, dZp float64) {
 	inv := 1 / scale
 	small := float32(float32(qmin) - zp)
 	big := float32(float32(qmax) - zp)
 	for i, xv := range x {
-		r := float64(float32(math.RoundToEven(float64(float32(zp + float32(xv*inv))))))
+		r := float64(float32(math.RoundToEven(float64(fma32(xv, inv, zp)))))
 		var q int64
 		if r > -twoTo63 && r < twoTo63 {
 			q = int64(r)
@@ -260,8 +291,8 @@ func learnableBackwardRun(dx []float32, x, dy []float32, scale, zp float32, qmin
 			continue
 		}
 		c := q
-		xfq := float32(float32(float32(c)-zp) * scale)
-		dScale += float64(float32(float32(float32(dy[i]*float32(xfq-xv))*inv) * g))
+		d := fma32(float32(float32(c)-zp), scale, -xv) // x̂ − x, fused as in PyTorch's build
+		dScale += float64(float32(float32(float32(dy[i]*d)*inv) * g))
 	}
 	return dScale, dZp
 }
