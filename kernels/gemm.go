@@ -25,7 +25,10 @@ const (
 // K weights) packed once for the u8×s8 GEMMs and reused across calls, with
 // each row's sum for zero-point compensation. PyTorch counterpart: the
 // prepacked weights of quantized::linear_prepack / conv_prepack (FBGEMM's
-// PackBMatrix). The layout is internal and the same for every kernel path.
+// PackBMatrix). The layout is internal and the same for every kernel path;
+// the AVX2 path (CPUs without VNNI) also keeps an int16 copy, 2 bytes per
+// weight, built on its first call. A PackedWeights is immutable and safe
+// for concurrent use.
 type PackedWeights struct {
 	n, k   int
 	k4     int     // ⌈K/4⌉ quads
