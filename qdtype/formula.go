@@ -169,6 +169,7 @@ var errMinMax = errors.New("qdtype: calculate qparams")
 //
 //	affine:     scale = max(f32(max⁺ − min⁻)/f32(qmax − qmin), eps)
 //	            zp = clamp(qmin − rne(min⁻/scale), qmin, qmax)
+//	            (in int32, as PyTorch: see observerZeroPoint)
 //	symmetric:  scale = max(max(−min⁻, max⁺)/f32((qmax − qmin)/2), eps)
 //	            zp = 0, or 128 for quint8 ((qmin+qmax)/2 with a custom range)
 //	float qparams: scale = (max − min)/(qmax − qmin) (1 where ≤ eps), zp = −min/scale (float)
@@ -239,7 +240,7 @@ func CalculateQParams(minVals, maxVals []float32, dt tensor.Dtype, scheme QSchem
 			s = eps
 		}
 		scales[i] = s
-		z := qmin - int64(RoundHalfEven(minNeg/s))
+		z := observerZeroPoint(qmin, RoundHalfEven(minNeg/s))
 		if z < qmin {
 			z = qmin
 		}
