@@ -327,9 +327,6 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 		if err != nil {
 			return nil, err
 		}
-		if cols, err = reshape(cols, tensor.Shape{N * L, cg * K}); err != nil {
-			return nil, err
-		}
 		yg, err := matmul(cols, wg, false, true)
 		if err != nil {
 			return nil, err
@@ -352,16 +349,11 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 
 // toChannelsFirst turns rows (N·L, C) into (N, C, out…).
 func toChannelsFirst(y *gorgonia.Node, N, L, C int, out []int) (*gorgonia.Node, error) {
-	y, err := reshape(y, tensor.Shape{N, L, C})
-	if err != nil {
-		return nil, err
+	shape := append(tensor.Shape{N, C}, out...)
+	if L == 1 || C == 1 {
+		return reshape(y, shape)
 	}
-	if L > 1 {
-		if y, err = swapLast(y); err != nil {
-			return nil, err
-		}
-	}
-	return reshape(y, append(tensor.Shape{N, C}, out...))
+	return swapView(y, N, L, C, shape)
 }
 
 // convTransposeNodes builds PyTorch's transposed convolution: x (N, Cin,
@@ -394,16 +386,13 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 	}
 	win := window{C: og, In: out, K: append([]int(nil), k...), S: stride, P: pad, D: dil, Out: in.Clone()}
 	Lin, K := prod(in), prod(k)
-	xr, err := reshape(x, tensor.Shape{N, C, Lin})
+	var xr *gorgonia.Node
+	if Lin == 1 || C == 1 {
+		xr, err = reshape(x, tensor.Shape{N * Lin, C})
+	} else {
+		xr, err = swapView(x, N, C, Lin, tensor.Shape{N * Lin, C})
+	}
 	if err != nil {
-		return nil, err
-	}
-	if Lin > 1 {
-		if xr, err = swapLast(xr); err != nil {
-			return nil, err
-		}
-	}
-	if xr, err = reshape(xr, tensor.Shape{N * Lin, C}); err != nil {
 		return nil, err
 	}
 	w2, err := reshape(w, tensor.Shape{C, og * K})
@@ -423,9 +412,6 @@ func convTransposeNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil, out
 		}
 		cols, err := matmul(xg, wg, false, false)
 		if err != nil {
-			return nil, err
-		}
-		if cols, err = reshape(cols, tensor.Shape{N, Lin, og * K}); err != nil {
 			return nil, err
 		}
 		yg, err := fold(cols, win)

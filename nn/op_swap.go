@@ -9,25 +9,33 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// swapLast returns x (A, B, C) transposed to (A, C, B) with a blocked
-// copy; Gorgonia's Transpose walks a generic strided iterator and was a
-// quarter of a convolution step's time. The gradient is the same swap
-// back.
-func swapLast(x *gorgonia.Node) (*gorgonia.Node, error) {
-	if err := checkF32Node("transpose", x, 3); err != nil {
+// swapView views x (any shape of A·B·C elements) as (A, B, C), swaps the
+// last two axes and returns the result with shape out: a layout change
+// and the reshapes around it in one blocked copy (Gorgonia's Transpose
+// walks a generic strided iterator and was a quarter of a convolution
+// step's time). The gradient is the same swap back.
+func swapView(x *gorgonia.Node, A, B, C int, out tensor.Shape) (*gorgonia.Node, error) {
+	if err := checkF32Node("transpose", x, -1); err != nil {
 		return nil, err
 	}
-	return gorgonia.ApplyOp(swapOp{in: x.Shape().Clone()}, x)
+	if x.Shape().TotalSize() != A*B*C || out.TotalSize() != A*B*C {
+		return nil, fmt.Errorf("nn: transpose: %v viewed as (%d, %d, %d) into %v", x.Shape(), A, B, C, out)
+	}
+	return gorgonia.ApplyOp(swapOp{a: A, b: B, c: C, in: x.Shape().Clone(), outS: out.Clone()}, x)
 }
 
-type swapOp struct{ in tensor.Shape }
+// swapOp: input of shape in viewed as (a, b, c) → (a, c, b) data, shape outS.
+type swapOp struct {
+	a, b, c  int
+	in, outS tensor.Shape
+}
 
 var (
 	_ gorgonia.SDOp = swapOp{}
 	_ gorgonia.ADOp = swapOp{}
 )
 
-func (op swapOp) out() tensor.Shape { return tensor.Shape{op.in[0], op.in[2], op.in[1]} }
+func (op swapOp) out() tensor.Shape { return op.outS.Clone() }
 
 func swapKernel(dst, src []float32, A, B, C int) {
 	const blk = 32
@@ -49,8 +57,10 @@ func swapKernel(dst, src []float32, A, B, C int) {
 	}
 }
 
-func (op swapOp) Arity() int    { return 1 }
-func (op swapOp) Type() hm.Type { return hm.NewFnType(f32Type(3), f32Type(3)) }
+func (op swapOp) Arity() int { return 1 }
+func (op swapOp) Type() hm.Type {
+	return hm.NewFnType(f32Type(op.in.Dims()), f32Type(op.outS.Dims()))
+}
 func (op swapOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.out(), nil
 }
@@ -70,18 +80,20 @@ func (op swapOp) UsePreallocDo(prealloc gorgonia.Value, in ...gorgonia.Value) (g
 		return nil, err
 	}
 	out := preallocF32(prealloc, op.out(), in...)
-	swapKernel(out.Float32s(), x, op.in[0], op.in[1], op.in[2])
+	swapKernel(out.Float32s(), x, op.a, op.b, op.c)
 	return out, nil
 }
-func (op swapOp) ReturnsPtr() bool      { return false }
-func (op swapOp) CallsExtern() bool     { return false }
-func (op swapOp) OverwritesInput() int  { return -1 }
-func (op swapOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "nn.swap:%v", op.in) }
-func (op swapOp) Hashcode() uint32      { return hashOf(op) }
-func (op swapOp) String() string        { return fmt.Sprintf("swapLast%v", op.in) }
-func (op swapOp) DiffWRT(int) []bool    { return []bool{true} }
+func (op swapOp) ReturnsPtr() bool     { return false }
+func (op swapOp) CallsExtern() bool    { return false }
+func (op swapOp) OverwritesInput() int { return -1 }
+func (op swapOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "nn.swap:%d:%d:%d:%v:%v", op.a, op.b, op.c, op.in, op.outS)
+}
+func (op swapOp) Hashcode() uint32   { return hashOf(op) }
+func (op swapOp) String() string     { return fmt.Sprintf("swap(%d,%d,%d)", op.a, op.b, op.c) }
+func (op swapOp) DiffWRT(int) []bool { return []bool{true} }
 func (op swapOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	d, err := gorgonia.ApplyOp(swapOp{in: op.out()}, grad)
+	d, err := gorgonia.ApplyOp(swapOp{a: op.a, b: op.c, c: op.b, in: op.outS.Clone(), outS: op.in.Clone()}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +104,7 @@ func (op swapOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes, ou
 	if err != nil {
 		return err
 	}
-	o := op.out()
 	dx := make([]float32, len(g))
-	swapKernel(dx, g, o[0], o[1], o[2])
+	swapKernel(dx, g, op.a, op.c, op.b)
 	return accumulateGrad("transpose", inputs[0], dx)
 }

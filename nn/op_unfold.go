@@ -71,9 +71,10 @@ func (w window) table() []int {
 	return tab
 }
 
-// unfold turns an image (N, C, In...) into columns (N, L, C·K), L = ∏Out,
-// K = ∏K, column index c·K + kk, as torch.nn.functional.unfold but with the
-// window positions as rows (ready for a matmul with a (Cout, C·K) weight).
+// unfold turns an image (N, C, In...) into columns (N·L, C·K), L = ∏Out,
+// K = ∏K, row n·L + l, column c·K + kk: torch.nn.functional.unfold with
+// the window positions as rows (ready for a matmul with a (Cout, C·K)
+// weight).
 func unfold(x *gorgonia.Node, w window) (*gorgonia.Node, error) {
 	if err := checkF32Node("unfold", x, 2+len(w.In)); err != nil {
 		return nil, err
@@ -85,17 +86,17 @@ func unfold(x *gorgonia.Node, w window) (*gorgonia.Node, error) {
 	return gorgonia.ApplyOp(&unfoldOp{w: w, n: s[0]}, x)
 }
 
-// fold is the adjoint of unfold: columns (N, L, C·K) are summed back into
+// fold is the adjoint of unfold: columns (N·L, C·K) are summed back into
 // an image (N, C, In...); padding positions are dropped.
 func fold(cols *gorgonia.Node, w window) (*gorgonia.Node, error) {
-	if err := checkF32Node("fold", cols, 3); err != nil {
+	if err := checkF32Node("fold", cols, 2); err != nil {
 		return nil, err
 	}
 	s := cols.Shape()
-	if s[1] != prod(w.Out) || s[2] != w.C*prod(w.K) {
+	if s[0]%prod(w.Out) != 0 || s[1] != w.C*prod(w.K) {
 		return nil, fmt.Errorf("nn: fold: columns of shape %v do not match window %v", s, w)
 	}
-	return gorgonia.ApplyOp(&foldOp{w: w, n: s[0]}, cols)
+	return gorgonia.ApplyOp(&foldOp{w: w, n: s[0] / prod(w.Out)}, cols)
 }
 
 // unfoldOp and foldOp share their geometry and lazily built index table.
@@ -122,7 +123,7 @@ func (w window) imageShape(n int) tensor.Shape {
 	return append(tensor.Shape{n, w.C}, w.In...)
 }
 func (w window) colsShape(n int) tensor.Shape {
-	return tensor.Shape{n, prod(w.Out), w.C * prod(w.K)}
+	return tensor.Shape{n * prod(w.Out), w.C * prod(w.K)}
 }
 
 func unfoldKernel(cols, img []float32, tab []int, n, C, S, L, K int) {
@@ -181,7 +182,7 @@ func (op *foldOp) table() []int {
 
 func (op *unfoldOp) Arity() int { return 1 }
 func (op *unfoldOp) Type() hm.Type {
-	return hm.NewFnType(f32Type(2+len(op.w.In)), f32Type(3))
+	return hm.NewFnType(f32Type(2+len(op.w.In)), f32Type(2))
 }
 func (op *unfoldOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.w.colsShape(op.n), nil
@@ -231,7 +232,7 @@ func (op *unfoldOp) DoDiff(ctx gorgonia.ExecutionContext, inputs gorgonia.Nodes,
 
 func (op *foldOp) Arity() int { return 1 }
 func (op *foldOp) Type() hm.Type {
-	return hm.NewFnType(f32Type(3), f32Type(2+len(op.w.In)))
+	return hm.NewFnType(f32Type(2), f32Type(2+len(op.w.In)))
 }
 func (op *foldOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return op.w.imageShape(op.n), nil
