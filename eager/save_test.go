@@ -277,3 +277,47 @@ func TestLSTMHybridWorkflow(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadMutations feeds mutated encodings (byte changes, deletions,
+// duplicated ranges, insertions) to LoadBytes: each must load or fail with
+// an error, without reaching the loader's panic guard.
+func TestLoadMutations(t *testing.T) {
+	var buf bytes.Buffer
+	must(t, Save(&buf, smallCNN(t, 11)))
+	seeds := [][]byte{append([]byte(nil), buf.Bytes()...)}
+	q, err := QuantizeDynamic(smallLSTM(t), DynamicSpec{})
+	must(t, err)
+	buf.Reset()
+	must(t, Save(&buf, q))
+	seeds = append(seeds, buf.Bytes())
+	r := rand.New(rand.NewSource(2))
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	for k := 0; k < n; k++ {
+		d := append([]byte(nil), seeds[r.Intn(len(seeds))]...)
+		for m := r.Intn(3) + 1; m > 0; m-- {
+			i := r.Intn(len(d))
+			switch r.Intn(5) {
+			case 0:
+				d[i] = byte(r.Intn(256))
+			case 1:
+				d = append(d[:i], d[i+r.Intn(len(d)-i):]...)
+			case 2:
+				j := i + r.Intn(min(64, len(d)-i))
+				d = append(d[:j], append(append([]byte(nil), d[i:j]...), d[j:]...)...)
+			case 3:
+				d = append(d[:i], append([]byte{byte(r.Intn(256)), byte(r.Intn(256))}, d[i:]...)...)
+			default:
+				d[i] = 0xff
+			}
+			if len(d) == 0 {
+				d = []byte{0}
+			}
+		}
+		if _, err := LoadBytes(d); err != nil && strings.Contains(err.Error(), "corrupted model") {
+			t.Fatalf("input %d reached the panic guard: %v", k, err)
+		}
+	}
+}
