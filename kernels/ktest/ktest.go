@@ -452,3 +452,15 @@ func testThreads(t *testing.T, r *rand.Rand) {
 		}
 	}
 }
+
+// CheckRandom runs GemmU8S8Acc and GemmU8S8Requant on path for one random
+// problem of the given size (seeded), against the naive reference; it is
+// the body of the kernels' fuzz target.
+func CheckRandom(t *testing.T, path string, m, n, k int, seed int64) {
+	t.Helper()
+	usePath(t, path)
+	r := rand.New(rand.NewSource(seed))
+	c := newCase(r, m, n, k, r.Intn(3)*r.Intn(7), r.Intn(3)*r.Intn(7))
+	testAcc(t, c)
+	testRequant(t, r, c)
+}
