@@ -505,7 +505,7 @@ func QuantizeDynamic(model nn.Module, spec DynamicSpec, opts ...Option) (nn.Modu
 	if dict == nil {
 		var qc *QConfig
 		switch spec.Dtype {
-		case tensor.Dtype{}, qdtypeQInt8:
+		case tensor.Dtype{}, qdtype.QInt8Dtype:
 			qc = DefaultDynamicQConfig()
 		case observer.Float16:
 			qc = Float16DynamicQConfig()
@@ -633,7 +633,3 @@ func AddQuantDequant(model nn.Module) (nn.Module, error) {
 	}
 	return model, nil
 }
-
-func qconfigOf(m nn.Module) *QConfig { return QConfigOf(m) }
-
-var qdtypeQInt8 = qdtype.QInt8Dtype

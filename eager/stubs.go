@@ -84,7 +84,7 @@ func NewQuantWrapper(m nn.Module) (*QuantWrapper, error) {
 	if m == nil {
 		return nil, fmt.Errorf("eager: QuantWrapper: module is nil")
 	}
-	qc := qconfigOf(m)
+	qc := QConfigOf(m)
 	w := &QuantWrapper{}
 	if err := w.AddModule("quant", NewQuantStub(qc)); err != nil {
 		return nil, err
