@@ -10,7 +10,7 @@ var threads atomic.Int64
 
 // SetThreads sets how many goroutines a large GEMM may use: n ≥ 1 fixes the
 // count, n ≤ 0 restores the default, runtime.GOMAXPROCS(0). It returns the
-// previous setting (0 for the default). Calls below about 2¹⁹ MACs per
+// previous setting (0 for the default). Calls below about 2²⁰ MACs per
 // goroutine use fewer. Results are identical for every count.
 func SetThreads(n int) int {
 	if n < 0 {
