@@ -171,7 +171,7 @@ func (op spanOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (go
 			return nil, err
 		}
 		var gx *gorgonia.Node
-		if gx, err = gorgonia.HadamardProd(grad, x); err != nil {
+		if gx, err = spanApply(grad, x, spanMul, 0, x.Shape().Dims()); err != nil {
 			return nil, err
 		}
 		dv, err = gorgonia.ApplyOp(spanSumOp{start: op.start, end: op.end, in: x.Shape().Clone(), out: v.Shape().Clone()}, gx)
