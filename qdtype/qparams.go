@@ -201,7 +201,7 @@ func ValidScale(scale float64) error {
 
 // Validate checks the parameters on their own: a quantized dtype, a scheme
 // tensors can carry, one scale (per-tensor) or matching numbers of scales and
-// zero points (per-channel, at least one), scales finite and > 0, zero points
+// zero points (per-channel; none for an empty channel axis), scales finite and > 0, zero points
 // inside the dtype's range, axis ≥ 0.
 func (q QParams) Validate() error {
 	qmin, qmax, err := Range(q.Dtype)
@@ -214,8 +214,10 @@ func (q QParams) Validate() error {
 			return fmt.Errorf("qdtype: per-tensor qparams need 1 scale and 1 zero point, got %d and %d", len(q.Scales), len(q.ZeroPoints))
 		}
 	case PerChannelAffine, PerChannelSymmetric:
-		if len(q.Scales) == 0 || len(q.Scales) != len(q.ZeroPoints) {
-			return fmt.Errorf("qdtype: per-channel qparams need as many zero points as scales (≥ 1), got %d scales and %d zero points", len(q.Scales), len(q.ZeroPoints))
+		// No channels is valid: PyTorch quantizes per channel along an
+		// axis of size 0 (ValidateFor ties the count to the shape).
+		if len(q.Scales) != len(q.ZeroPoints) {
+			return fmt.Errorf("qdtype: per-channel qparams need as many zero points as scales, got %d scales and %d zero points", len(q.Scales), len(q.ZeroPoints))
 		}
 	case PerChannelAffineFloatQParams:
 		if len(q.Scales) == 0 || len(q.Scales) != len(q.FloatZeroPoints) {

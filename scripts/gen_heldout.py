@@ -304,7 +304,7 @@ def fam_quantize():
         ins += [G.q([1], dt), G.q([], dt), G.q([0, 3], dt), G.q([3, 7], dt, zp=a if dt != "qint32" else 0),
                 G.q([2, 5], dt, zp=b if dt != "qint32" else 7, scale=f32(1e-6)),
                 G.q([4], dt, scale=f32(5000.25))]
-        for shp, axis in [([3, 4], 0), ([3, 4], 1), ([2, 3, 5], 2), ([1, 2, 2], 1)]:
+        for shp, axis in [([3, 4], 0), ([3, 4], 1), ([2, 3, 5], 2), ([1, 2, 2], 1), ([2, 0, 3], 1), ([0, 2], 1)]:
             ins.append(G.qc(shp, axis, dt))
     for q in ins:
         fm.add("dequantize", {}, [q], lambda q=q: q.dequantize())

@@ -98,10 +98,18 @@ func (t *Tensor) MarshalJSON() ([]byte, error) {
 		}
 	}
 	buf = append(buf, ']')
+	// A per-channel tensor with an empty channel axis has no scales: write
+	// them as [] (the embedded fields' omitempty would drop them).
+	var scales, zps interface{}
+	if t.QScheme == "per_channel_affine" {
+		scales, zps = append([]Num{}, t.Scales...), append([]int64{}, t.ZeroPoints...)
+	}
 	return json.Marshal(struct {
 		*plain
-		Data json.RawMessage `json:"data"`
-	}{(*plain)(t), buf})
+		Data       json.RawMessage `json:"data"`
+		Scales     interface{}     `json:"scales,omitempty"`
+		ZeroPoints interface{}     `json:"zero_points,omitempty"`
+	}{(*plain)(t), buf, scales, zps})
 }
 
 func (t *Tensor) size() int {
