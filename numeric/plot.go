@@ -84,6 +84,7 @@ func (c *Comparison) PlotSQNR(path string, width, height int) error {
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter
 	p.Y.Min = 0
+	p.X.Min, p.X.Max = -0.5, float64(len(vals))-0.5
 	if err := savePNG(p, path, width, height); err != nil {
 		return fmt.Errorf("numeric: plot sqnr: %w", err)
 	}
@@ -150,8 +151,8 @@ func (c *Comparison) PlotHistogram(name, path string, width, height, bins int) e
 	p.Title.Text = fmt.Sprintf("%s (%s, %s): SQNR %s dB", displayName(l.Name), l.QuantType, c.Kind, fmtDB(m.SQNR))
 	p.X.Label.Text = "value"
 	p.Y.Label.Text = fmt.Sprintf("count (%d sampled values)", len(l.samplesF))
-	hf := hist(l.samplesF, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0x90})
-	hq := hist(l.samplesQ, color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0x90})
+	hf := hist(l.samplesF, color.NRGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0x90})
+	hq := hist(l.samplesQ, color.NRGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0x90})
 	p.Add(hf, hq)
 	p.Legend.Add("float", hf)
 	p.Legend.Add("dequantized", hq)
@@ -174,6 +175,8 @@ func (c *Comparison) PlotHistogram(name, path string, width, height, bins int) e
 		}
 	}
 	p.Legend.Top = true
+	pad := 0.02 * (hi - lo)
+	p.X.Min, p.X.Max = lo-pad, hi+pad
 	if err := savePNG(p, path, width, height); err != nil {
 		return fmt.Errorf("numeric: plot histogram: %w", err)
 	}

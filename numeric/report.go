@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/nn"
@@ -197,18 +197,39 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s, worst first\n", title); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "#\tlayer\ttype\tSQNR dB\tmax|err|\tmean|err|\tcosine\tsat lo %\tsat hi %\tclipped %\t")
+	rows := [][]string{{"#", "layer", "type", "SQNR dB", "max|err|", "mean|err|", "cosine", "sat lo %", "sat hi %", "clipped %"}}
 	for i, l := range c.Ranked() {
 		m := l.Metrics
 		sl, sh, cl := "-", "-", "-"
 		if m.Quantized {
 			sl, sh, cl = pct(m.SatLow), pct(m.SatHigh), pct(m.Clipped)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%.4g\t%.4g\t%.6f\t%s\t%s\t%s\t\n", i+1, displayName(l.Name), l.QuantType,
-			fmtDB(m.SQNR), m.MaxAbsErr, m.MeanAbsErr, m.Cosine, sl, sh, cl)
+		rows = append(rows, []string{strconv.Itoa(i + 1), displayName(l.Name), l.QuantType, fmtDB(m.SQNR),
+			fmt.Sprintf("%.4g", m.MaxAbsErr), fmt.Sprintf("%.4g", m.MeanAbsErr), fmt.Sprintf("%.6f", m.Cosine), sl, sh, cl})
 	}
-	return tw.Flush()
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for j, cell := range r {
+			widths[j] = max(widths[j], utf8.RuneCountInString(cell))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for j, cell := range r {
+			pad := strings.Repeat(" ", widths[j]-utf8.RuneCountInString(cell))
+			if j > 0 {
+				b.WriteString("  ")
+			}
+			if j == 1 || j == 2 { // text columns: left-aligned
+				b.WriteString(cell + pad)
+			} else {
+				b.WriteString(pad + cell)
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // jsonFloat encodes finite values as numbers and ±Inf, NaN as the strings
