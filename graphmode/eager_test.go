@@ -1,7 +1,11 @@
 package graphmode
 
 import (
+	"math"
 	"testing"
+
+	"github.com/qgorgonia/qgorgonia/nodes"
+	"gorgonia.org/tensor"
 
 	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/fuse"
@@ -9,10 +13,15 @@ import (
 	"gorgonia.org/gorgonia"
 )
 
-// Graph mode on Gorgonia's MLP idiom gives the same int8 results as the
-// eager workflow on the equivalent module model (QuantStub → Linear → ReLU
-// → Linear → DeQuantStub, Linear+ReLU fused) with the same weights and
-// calibration batches.
+// Graph mode on Gorgonia's MLP idiom agrees with the eager workflow on the
+// equivalent module model (QuantStub → Linear → ReLU → Linear →
+// DeQuantStub, Linear+ReLU fused) with the same weights and calibration
+// batches. The two float models differ in the last bits (package nn has
+// its own matmul; gorgonia.Mul takes W untransposed), so the observers can
+// see ranges a few ulps apart: outputs must agree within one output step,
+// and the qparams to float32 precision. The quantized kernels themselves
+// are checked bit for bit against nodes-built references in the other
+// tests.
 func TestQuantizeGraphMatchesEager(t *testing.T) {
 	const bs, in, hid, out = 8, 16, 32, 10
 	w1, b1, w2, b2 := mlpWeights(21, in, hid, out)
@@ -42,10 +51,18 @@ func TestQuantizeGraphMatchesEager(t *testing.T) {
 	}
 	quantized, err := eager.Convert(prepared)
 	must(t, err)
+	eq, err := eager.OutputQParams(prepared.ModuleBase().Children()[3].Module)
+	must(t, err)
+	gq, err := nodes.QParamsOf(children(r.Graph, r.Outputs[0])[0])
+	must(t, err)
+	if rel := math.Abs(gq.Scale()-eq.Scale()) / eq.Scale(); rel > 1e-5 || gq.ZeroPoint() != eq.ZeroPoint() {
+		t.Fatalf("output qparams %v, eager %v", gq, eq)
+	}
+	t.Logf("output qparams: graph mode %v, eager %v", gq, eq)
 	for _, d := range batches(23, 4, bs, in) {
 		want, err := eager.Run(quantized, d)
 		must(t, err)
-		sameBits(t, "graph mode vs eager", runResult(t, r, m.x, d)[0], want)
+		withinStep(t, "graph mode vs eager", r, runResult(t, r, m.x, d)[0], want)
 	}
 }
 
@@ -74,6 +91,29 @@ func TestQuantizeDynamicGraphMatchesEager(t *testing.T) {
 		must(t, err)
 		sameBits(t, "dynamic graph mode vs eager", runResult(t, r, m.x, d)[0], want)
 	}
+}
+
+// withinStep checks that a graph-mode output is within one output
+// quantization step of the eager one.
+func withinStep(t *testing.T, what string, r *Result, got, want *tensor.Dense) {
+	t.Helper()
+	qp, err := nodes.QParamsOf(children(r.Graph, r.Outputs[0])[0])
+	must(t, err)
+	step := float32(qp.Scale()) * 1.0001
+	g, w := got.Float32s(), want.Float32s()
+	if len(g) != len(w) {
+		t.Fatalf("%s: %d values, want %d", what, len(g), len(w))
+	}
+	exact := 0
+	for i := range w {
+		if d := g[i] - w[i]; d > step || d < -step {
+			t.Fatalf("%s: element %d = %v, eager %v: more than one step %v apart", what, i, g[i], w[i], step)
+		}
+		if g[i] == w[i] {
+			exact++
+		}
+	}
+	t.Logf("%s: %d of %d outputs bit-identical, all within one step", what, exact, len(w))
 }
 
 // The convnet (Conv2d, ReLU, MaxPool2D, Conv2d+BatchNorm+ReLU, MaxPool2D,
@@ -122,6 +162,6 @@ func TestQuantizeGraphConvnetMatchesEager(t *testing.T) {
 	for _, d := range batches(33, 4, convBS, 1, 12, 12) {
 		want, err := eager.Run(quantized, d)
 		must(t, err)
-		sameBits(t, "convnet: graph mode vs eager", runResult(t, r, m.x, d)[0], want)
+		withinStep(t, "convnet: graph mode vs eager", r, runResult(t, r, m.x, d)[0], want)
 	}
 }
