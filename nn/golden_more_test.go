@@ -74,6 +74,18 @@ func buildGoldenMore(c goldenCase) (Module, error) {
 		return m, nil
 	case "AdaptiveAvgPool1d":
 		return NewAdaptiveAvgPool1d(argInt(a, "out", 1)), nil
+	case "EmbeddingBag":
+		mode, _ := a["mode"].(string)
+		e, err := NewEmbeddingBag(argInt(a, "num", 0), argInt(a, "dim", 0), mode)
+		if err != nil {
+			return nil, err
+		}
+		if p, ok := a["padding_idx"].(float64); ok {
+			if err := e.SetPaddingIdx(int(p)); err != nil {
+				return nil, err
+			}
+		}
+		return e, nil
 	case "LSTMCell":
 		return NewLSTMCell(in, hidden, bias)
 	case "GRUCell":
@@ -104,6 +116,17 @@ func forwardGolden(m Module, ins []*gorgonia.Node) ([]*gorgonia.Node, error) {
 	case *GRUCell:
 		h, err := mm.ForwardState(ins[0], ins[1])
 		return []*gorgonia.Node{h}, err
+	case *EmbeddingBag:
+		if len(ins) == 1 {
+			y, err := mm.Forward(ins[0])
+			return []*gorgonia.Node{y}, err
+		}
+		var psw *gorgonia.Node
+		if len(ins) > 2 {
+			psw = ins[2]
+		}
+		y, err := mm.ForwardOffsets(ins[0], ins[1], psw)
+		return []*gorgonia.Node{y}, err
 	case *RNNCell:
 		h, err := mm.ForwardState(ins[0], ins[1])
 		return []*gorgonia.Node{h}, err

@@ -243,6 +243,10 @@ add("maxpool1d_dil_unbatched", "MaxPool1d", {"kernel": 2, "stride": 1, "dilation
 add("avgpool1d", "AvgPool1d", {"kernel": 3, "stride": 2, "padding": 1, "count_include_pad": False},
     nn.AvgPool1d(3, 2, 1, count_include_pad=False), [x(2, 2, 9)])
 add("adaptive_avgpool1d", "AdaptiveAvgPool1d", {"out": 4}, nn.AdaptiveAvgPool1d(4), [x(2, 3, 7)])
+add("embedding_bag_mean_fixed_pad", "EmbeddingBag", {"num": 7, "dim": 3, "mode": "mean", "padding_idx": 1},
+    randomize(nn.EmbeddingBag(7, 3, mode="mean", padding_idx=1)), [torch.tensor([[0, 1, 2], [1, 1, 1], [6, 5, 6]])])
+add("embedding_bag_max_offsets", "EmbeddingBag", {"num": 6, "dim": 4, "mode": "max"},
+    randomize(nn.EmbeddingBag(6, 4, mode="max")), [torch.tensor([2, 4, 4, 0, 5, 1]), torch.tensor([0, 3, 3, 4])])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
@@ -297,6 +301,12 @@ addgrad("lstm_2layer_bidir", "LSTM", {"in": 3, "hidden": 4, "layers": 2, "bidire
 addgrad("gru", "GRU", {"in": 3, "hidden": 4, "layers": 2}, nn.GRU(3, 4, 2), [x(4, 2, 3), x(2, 2, 4)], forward=gru_fwd)
 addgrad("softmax", "Softmax", {"dim": 0}, nn.Softmax(dim=0), [x(4, 3)])
 addgrad("log_softmax", "LogSoftmax", {"dim": 1}, nn.LogSoftmax(dim=1), [x(2, 5, 2)])
+addgrad("embedding_bag_sum_psw", "EmbeddingBag", {"num": 6, "dim": 3, "mode": "sum"},
+        randomize(nn.EmbeddingBag(6, 3, mode="sum")), [torch.tensor([1, 2, 2, 5, 0]), torch.tensor([0, 2, 2]), x(5)])
+addgrad("embedding_bag_mean", "EmbeddingBag", {"num": 6, "dim": 3, "mode": "mean", "padding_idx": 0},
+        randomize(nn.EmbeddingBag(6, 3, mode="mean", padding_idx=0)), [torch.tensor([[1, 0, 3], [0, 0, 4]])])
+addgrad("embedding_bag_max", "EmbeddingBag", {"num": 6, "dim": 3, "mode": "max"},
+        randomize(nn.EmbeddingBag(6, 3, mode="max")), [torch.tensor([1, 2, 3, 3, 5]), torch.tensor([0, 1, 4])])
 addgrad("linear", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(2, 4, 5)])
 
 os.makedirs("nn/testdata", exist_ok=True)
