@@ -193,6 +193,9 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 		elem = 1
 	}
 	e := epiArgs{c: &cbuf[0], mode: g.mode, ldo: g.ldo}
+	// Equal K blocks of at most kcQuads quads (no short last block).
+	nkb := max(1, (p.k4+kcQuads-1)/kcQuads)
+	kc := max(1, (p.k4+nkb-1)/nkb)
 	if g.rq != nil {
 		e.zp, e.min, e.max = int64(g.rq.ZeroPoint), int64(g.rq.Min), int64(g.rq.Max)
 	}
@@ -219,8 +222,8 @@ func (g *gemmCall) run(im *gemmImpl, i0, i1, p0, p1 int) {
 			if p.k4 == 0 {
 				clear(cbuf[:(me-mb)*tileLd])
 			}
-			for kb := 0; kb < p.k4; kb += kcQuads {
-				kq := min(kcQuads, p.k4-kb)
+			for kb := 0; kb < p.k4; kb += kc {
+				kq := min(kc, p.k4-kb)
 				boff := panel + kb*pw*4
 				for i := mb; i < me; {
 					mr := min(mrMax, me-i)
