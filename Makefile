@@ -1,14 +1,24 @@
-# qgorgonia: make demo | make test | make bench | make golden | make conformance CASES=DIR
+# qgorgonia: make demo | make demo-lstm | make test | make bench | make golden | make conformance CASES=DIR
 GO ?= go
 PYTHON ?= /usr/bin/python3
 CASES ?= ../shared/conformance/cases
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN ?= $(shell $(GO) env GOPATH)/bin
 
-.PHONY: demo test vet staticcheck bench golden conformance tools
+.PHONY: demo demo-lstm test vet staticcheck bench golden conformance tools
 
+# Runs examples/mnist end to end (Fashion-MNIST from Debian's
+# dataset-fashion-mnist, installed when missing); demo-lstm runs
+# examples/lstm (the King James Bible from bible-kjv).
 demo:
-	$(GO) run ./examples/quickstart
+	@dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y dataset-fashion-mnist)
+	$(GO) run ./examples/mnist -out out/mnist -json out/mnist/results.json
+	@echo "results: out/mnist/results.json; int8 models: out/mnist/ptq_per_tensor.qgm, ptq_per_channel.qgm, qat.qgm; float: out/mnist/float.qgm"
+
+demo-lstm:
+	@dpkg -s bible-kjv >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y bible-kjv)
+	$(GO) run ./examples/lstm -out out/lstm -json out/lstm/results.json
+	@echo "results: out/lstm/results.json; models: out/lstm/float.qgm, int8_dynamic.qgm, fp16_dynamic.qgm (rerun without training: go run ./examples/lstm -load out/lstm/float.qgm)"
 
 test: vet
 	$(GO) test ./...

@@ -111,7 +111,15 @@ func tokenize(line string) []string {
 // newCorpus splits lines 90/5/5 by index, builds the vocabulary from the
 // training lines (sorted by frequency, then alphabetically, so ids are
 // deterministic) and encodes every split, each line ending in <eos>.
-func newCorpus(lines []string) (*Corpus, error) {
+func newCorpus(lines []string) (*Corpus, error) { return newCorpusVocab(lines, 0) }
+
+// newCorpusVocab is newCorpus keeping only the maxVocab−2 most frequent
+// training words (plus <eos> and <unk>; the rest become <unk>);
+// maxVocab ≤ 0 keeps every word.
+func newCorpusVocab(lines []string, maxVocab int) (*Corpus, error) {
+	if maxVocab > 0 && maxVocab < 3 {
+		return nil, fmt.Errorf("lstm: a vocabulary of %d words cannot hold <eos>, <unk> and a word", maxVocab)
+	}
 	if len(lines) < 20 {
 		return nil, fmt.Errorf("lstm: the corpus has %d lines; need at least 20", len(lines))
 	}
@@ -134,6 +142,9 @@ func newCorpus(lines []string) (*Corpus, error) {
 		}
 		return words[i] < words[j]
 	})
+	if maxVocab > 0 && len(words) > maxVocab-2 {
+		words = words[:maxVocab-2]
+	}
 	words = append([]string{eosToken, unkToken}, words...)
 	c := &Corpus{Words: words, IDs: make(map[string]int, len(words))}
 	for i, w := range words {

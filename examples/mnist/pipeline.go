@@ -40,8 +40,9 @@ type config struct {
 func defaultConfig() config {
 	return config{
 		Data:      "/usr/share/datasets/fashion-mnist",
-		Epochs:    1,
+		Epochs:    2,
 		QATEpochs: 1,
+		Limit:     12000,
 		Seed:      1,
 		Out:       "out/mnist",
 		Calib:     1000,
