@@ -73,3 +73,40 @@ func Example_customModule() {
 	// [conv.weight conv.bias]
 	// [2 0 6 0]
 }
+
+func ExampleLSTM() {
+	lstm, err := nn.NewLSTM(4, 3, 2, false, nn.WithSeed(1)) // input 4, hidden 3, 2 layers
+	if err != nil {
+		panic(err)
+	}
+	g := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(g, tensor.Float32, 3, gorgonia.WithShape(5, 2, 4), gorgonia.WithName("x"), gorgonia.WithInit(gorgonia.Ones()))
+	out, hn, cn, err := lstm.ForwardState(x, nil, nil) // zero initial states
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("out", out.Shape(), "h_n", hn.Shape(), "c_n", cn.Shape())
+	fmt.Println(nn.StateDictKeys(lstm)[:4])
+	// Output:
+	// out (5, 2, 3) h_n (2, 2, 3) c_n (2, 2, 3)
+	// [weight_ih_l0 weight_hh_l0 bias_ih_l0 bias_hh_l0]
+}
+
+func ExampleLoadNpzFile() {
+	// testdata/sequential_cnn.npz was written from a PyTorch model with
+	// np.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()}).
+	sd, err := nn.LoadNpzFile("testdata/sequential_cnn.npz")
+	if err != nil {
+		panic(err)
+	}
+	conv, _ := nn.NewConv2d(1, 4, []int{3}, nn.Padding(1))
+	bn, _ := nn.NewBatchNorm2d(4)
+	pool, _ := nn.NewMaxPool2d([]int{2})
+	fc, _ := nn.NewLinear(36, 5)
+	model, _ := nn.NewSequential(conv, bn, nn.NewReLU(), pool, nn.NewFlatten(), fc)
+	if err := nn.LoadStateDict(model, sd, true); err != nil {
+		panic(err)
+	}
+	fmt.Println(len(sd), "tensors loaded; running_var", nn.StateDict(model)["1.running_var"].Shape())
+	// Output: 9 tensors loaded; running_var (4)
+}
