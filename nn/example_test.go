@@ -110,3 +110,16 @@ func ExampleLoadNpzFile() {
 	fmt.Println(len(sd), "tensors loaded; running_var", nn.StateDict(model)["1.running_var"].Shape())
 	// Output: 9 tensors loaded; running_var (4)
 }
+
+func ExampleSummary() {
+	conv, _ := nn.NewConv2d(1, 2, []int{3})
+	bn, _ := nn.NewBatchNorm2d(2)
+	model, _ := nn.NewSequential(conv, bn, nn.NewReLU())
+	nn.Eval(model)
+	fmt.Print(nn.Summary(model))
+	// Output:
+	// Sequential [eval]
+	//   (0): Conv2d [weight(2, 1, 3, 3) bias(2) eval]
+	//   (1): BatchNorm2d [weight(2) bias(2) running_mean(2) running_var(2) num_batches_tracked() eval]
+	//   (2): ReLU [eval]
+}
