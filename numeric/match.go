@@ -36,15 +36,31 @@ func (p *pair) floatType() string {
 	return strings.Join(names, "+")
 }
 
-// forwardFloat runs the float twin on x.
-func (p *pair) forwardFloat(x *gorgonia.Node) (*gorgonia.Node, error) {
+// forwardFloat runs the float twin on x; a recurrent twin starts from the
+// initial states the quantized module was given.
+func (p *pair) forwardFloat(x *gorgonia.Node, states []*gorgonia.Node) (*gorgonia.Node, error) {
 	var err error
-	for _, m := range p.group {
-		if x, err = nn.Call(m.Module, x); err != nil {
+	for i, m := range p.group {
+		var st []*gorgonia.Node
+		if i == 0 {
+			st = states
+		}
+		if x, err = callState(m.Module, x, st); err != nil {
 			return nil, err
 		}
 	}
 	return x, nil
+}
+
+// isFunctional reports whether m is a FloatFunctional-like module, whose
+// methods take several inputs and run no pre-hooks; it is logged by
+// CompareModelOutputs but not shadowed.
+func isFunctional(m nn.Module) bool {
+	switch m.TypeName() {
+	case "FloatFunctional", "QFunctional", "FXFloatFunctional":
+		return true
+	}
+	return false
 }
 
 // leaves lists the leaf modules of the float twin in order (the children

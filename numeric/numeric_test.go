@@ -3,8 +3,10 @@ package numeric_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/nodes"
 	"github.com/qgorgonia/qgorgonia/numeric"
+	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
@@ -397,5 +400,97 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := rep.WritePlots(dir, "nope"); err == nil {
 		t.Error("WritePlots of a missing layer: no error")
+	}
+}
+
+// tinyLM is examples/lstm's LanguageModel in small: tokens (T, B) →
+// "encoder" Embedding → "rnn" LSTM, called through ForwardState as the
+// example does (so output hooks never see it) → "decoder" Linear.
+type tinyLM struct {
+	nn.Base
+	nn.Stateless
+	hidden int
+}
+
+func (m *tinyLM) TypeName() string { return "TinyLM" }
+func (m *tinyLM) Clone() nn.Module {
+	c := *m
+	c.Base = m.CloneBase()
+	return &c
+}
+
+func (m *tinyLM) Forward(tokens *gorgonia.Node) (*gorgonia.Node, error) {
+	s := tokens.Shape()
+	emb, err := nn.Call(m.Child("encoder"), tokens)
+	if err != nil {
+		return nil, err
+	}
+	rnn, ok := m.Child("rnn").(interface {
+		ForwardState(x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgonia.Node, err error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("rnn child %T has no ForwardState", m.Child("rnn"))
+	}
+	out, _, _, err := rnn.ForwardState(emb, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	flat, err := gorgonia.Reshape(out, tensor.Shape{s[0] * s[1], m.hidden})
+	if err != nil {
+		return nil, err
+	}
+	return nn.Call(m.Child("decoder"), flat)
+}
+
+func TestLanguageModelForwardState(t *testing.T) {
+	enc, err := nn.NewEmbedding(20, 6, nn.WithSeed(1))
+	must(t, err)
+	lstm, err := nn.NewLSTM(6, 8, 1, false, nn.WithSeed(2))
+	must(t, err)
+	dec, err := nn.NewLinear(8, 20, nn.WithSeed(3))
+	must(t, err)
+	lm := &tinyLM{hidden: 8}
+	must(t, lm.AddModule("encoder", enc))
+	must(t, lm.AddModule("rnn", lstm))
+	must(t, lm.AddModule("decoder", dec))
+	nn.Eval(lm)
+	quant, err := eager.QuantizeDynamic(lm, eager.DynamicSpec{})
+	must(t, err)
+	r := rand.New(rand.NewSource(4))
+	var in []*tensor.Dense
+	for b := 0; b < 2; b++ {
+		ids := make([]int64, 5*3)
+		for i := range ids {
+			ids[i] = r.Int63n(20)
+		}
+		in = append(in, tensor.New(tensor.WithShape(5, 3), tensor.WithBacking(ids)))
+	}
+	rep, err := numeric.Run(lm, quant, in)
+	must(t, err)
+	if got := strings.Join(names(rep.Outputs.Layers), ","); got != "encoder,rnn,decoder" {
+		t.Fatalf("output layers %s, want encoder,rnn,decoder", got)
+	}
+	if got := strings.Join(names(rep.Shadow.Layers), ","); got != "rnn,decoder" {
+		t.Fatalf("shadow layers %s, want rnn,decoder (the float embedding is not shadowed)", got)
+	}
+	if l := rep.Outputs.Layer("encoder"); !math.IsInf(l.Metrics.SQNR, 1) {
+		t.Errorf("float embedding: SQNR %v, want +Inf", l.Metrics.SQNR)
+	}
+	for _, c := range []*numeric.Comparison{rep.Outputs, rep.Shadow, rep.Weights} {
+		for _, l := range c.Layers {
+			if l.Metrics.SQNR < 20 {
+				t.Errorf("%s %s: SQNR %.2f", c.Kind, l.Name, l.Metrics.SQNR)
+			}
+		}
+	}
+	if rnn := rep.Shadow.Layer("rnn"); rnn.Calls != 2 || rnn.Shape[0] != 5 {
+		t.Fatalf("shadow rnn: %d calls, shape %v", rnn.Calls, rnn.Shape)
+	}
+	// The wrappers are gone again.
+	if m, _ := nn.Get(quant, "rnn"); m.TypeName() != "DynamicQuantizedLSTM" {
+		t.Fatalf("quantized rnn is %T after the comparison", m)
+	}
+	if m, _ := nn.Get(lm, "rnn"); m != nn.Module(lstm) {
+		t.Fatalf("float rnn is %T after the comparison", m)
 	}
 }

@@ -125,7 +125,7 @@ func (h *hookSaver) restore() {
 // runGraph builds m on a fresh graph with input x and runs it once.
 func runGraph(m nn.Module, x *tensor.Dense) error {
 	g := gorgonia.NewGraph()
-	in := gorgonia.NewTensor(g, tensor.Float32, x.Dims(), gorgonia.WithShape(x.Shape().Clone()...), gorgonia.WithName("x"))
+	in := gorgonia.NewTensor(g, x.Dtype(), x.Dims(), gorgonia.WithShape(x.Shape().Clone()...), gorgonia.WithName("x"))
 	if err := gorgonia.Let(in, x); err != nil {
 		return err
 	}
@@ -145,8 +145,10 @@ func checkInputs(op string, inputs []*tensor.Dense) error {
 		if x == nil {
 			return fmt.Errorf("numeric: %s: input batch %d is nil", op, i)
 		}
-		if x.Dtype() != tensor.Float32 {
-			return fmt.Errorf("numeric: %s: input batch %d has dtype %v, want float32", op, i, x.Dtype())
+		switch x.Dtype() {
+		case tensor.Float32, tensor.Int64, tensor.Int, tensor.Int32:
+		default:
+			return fmt.Errorf("numeric: %s: input batch %d has dtype %v, want float32 (or integer token ids)", op, i, x.Dtype())
 		}
 		if x.Dims() == 0 {
 			return fmt.Errorf("numeric: %s: input batch %d is a scalar", op, i)
@@ -213,8 +215,15 @@ func (l *Layer) addPair(fc, qc *capture) error {
 // at "0" with Identity at "1" and "2" is compared with the output of the
 // float module at "2".
 //
-// Both models must be in eval mode. The models get temporary output
-// hooks, removed before returning; do not use them concurrently meanwhile.
+// Recurrent modules that their parent runs through ForwardState (as
+// examples/lstm's language model runs its LSTM) are logged too: while the
+// comparison runs they are replaced by a wrapper with the same ForwardState.
+// Inputs are float32 batches, or integer token ids for models that start
+// with an Embedding. Modules that did not run are left out.
+//
+// Modules whose forward depends on the mode (BatchNorm, Dropout, LSTM)
+// must be in eval mode. The models get temporary hooks (and wrappers),
+// removed before returning; do not use them concurrently meanwhile.
 // Errors: nil models, no inputs or a non-float32 input, a model in training
 // mode, no matching module, a model failing on an input, shapes of matched
 // outputs that differ, non-finite outputs.
@@ -234,21 +243,24 @@ func CompareModelOutputs(floatModel, quantModel nn.Module, inputs []*tensor.Dens
 	if err := checkEval(op, "quantized", quantModel); err != nil {
 		return nil, err
 	}
-	var hs hookSaver
-	defer hs.restore()
+	var in instrumenter
+	defer in.restore()
 	var frec, qrec recorder
 	layers := make([]*Layer, len(pairs))
 	for i, p := range pairs {
 		layers[i] = newLayer(KindOutput, p, cfg.maxSamples)
 		key := p.path
-		fb := hs.save(p.group[len(p.group)-1].Module)
-		fb.OutputHooks = append(fb.OutputHooks, func(y *gorgonia.Node) (*gorgonia.Node, error) {
-			return y, frec.log(key, y)
-		})
-		qb := hs.save(p.quant)
-		qb.OutputHooks = append(qb.OutputHooks, func(y *gorgonia.Node) (*gorgonia.Node, error) {
-			return y, qrec.log(key, y)
-		})
+		last := p.group[len(p.group)-1]
+		if err := in.attach(floatModel, last.Path, last.Module, func(_ *gorgonia.Node, _ []*gorgonia.Node, y *gorgonia.Node) error {
+			return frec.log(key, y)
+		}); err != nil {
+			return nil, fmt.Errorf("numeric: %s: %w", op, err)
+		}
+		if err := in.attach(quantModel, p.path, p.quant, func(_ *gorgonia.Node, _ []*gorgonia.Node, y *gorgonia.Node) error {
+			return qrec.log(key, y)
+		}); err != nil {
+			return nil, fmt.Errorf("numeric: %s: %w", op, err)
+		}
 	}
 	byKey := map[string]*Layer{}
 	for _, l := range layers {
@@ -312,7 +324,7 @@ func CompareModelStub(floatModel, quantModel nn.Module, inputs []*tensor.Dense, 
 	}
 	var pairs []*pair
 	for _, p := range all {
-		if !sameTypes(p) {
+		if !sameTypes(p) && !isFunctional(p.quant) {
 			pairs = append(pairs, p)
 		}
 	}
@@ -328,41 +340,36 @@ func CompareModelStub(floatModel, quantModel nn.Module, inputs []*tensor.Dense, 
 	if err := checkEval(op, "quantized", quantModel); err != nil {
 		return nil, err
 	}
-	var hs hookSaver
-	defer hs.restore()
+	var in instrumenter
+	defer in.restore()
 	var frec, qrec recorder
 	layers := make([]*Layer, len(pairs))
 	for i, p := range pairs {
 		layers[i] = newLayer(KindShadow, p, cfg.maxSamples)
 		key, p := p.path, p
-		var pending []*gorgonia.Node
-		qb := hs.save(p.quant)
-		qb.PreHooks = append(qb.PreHooks, func(x *gorgonia.Node) (*gorgonia.Node, error) {
-			pending = append(pending, x)
-			return x, nil
-		})
-		qb.OutputHooks = append(qb.OutputHooks, func(y *gorgonia.Node) (*gorgonia.Node, error) {
-			if len(pending) == 0 {
-				return nil, fmt.Errorf("numeric: shadow of %s: output without input", displayName(key))
+		err := in.attach(quantModel, p.path, p.quant, func(x *gorgonia.Node, states []*gorgonia.Node, y *gorgonia.Node) error {
+			if x == nil {
+				return fmt.Errorf("numeric: shadow of %s: the module's input is unknown (FloatFunctional methods run no pre-hooks)", displayName(key))
 			}
-			x := pending[len(pending)-1]
-			pending = pending[:len(pending)-1]
 			xf := x
-			if x.Dtype() != tensor.Float32 {
+			if x.Dtype() != tensor.Float32 && x.Dtype() != tensor.Int64 && x.Dtype() != tensor.Int && x.Dtype() != tensor.Int32 {
 				var err error
 				if xf, err = nodes.Dequantize(x); err != nil {
-					return nil, fmt.Errorf("numeric: shadow of %s: %w", displayName(key), err)
+					return fmt.Errorf("numeric: shadow of %s: %w", displayName(key), err)
 				}
 			}
-			ys, err := p.forwardFloat(xf)
+			ys, err := p.forwardFloat(xf, states)
 			if err != nil {
-				return nil, fmt.Errorf("numeric: shadow of %s: float twin %s: %w", displayName(key), p.floatType(), err)
+				return fmt.Errorf("numeric: shadow of %s: float twin %s: %w", displayName(key), p.floatType(), err)
 			}
 			if err := frec.log(key, ys); err != nil {
-				return nil, err
+				return err
 			}
-			return y, qrec.log(key, y)
+			return qrec.log(key, y)
 		})
+		if err != nil {
+			return nil, fmt.Errorf("numeric: %s: %w", op, err)
+		}
 	}
 	byKey := map[string]*Layer{}
 	for _, l := range layers {
