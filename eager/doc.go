@@ -70,7 +70,6 @@
 // Not provided: memoryless (averaging constant 1) observers as pre-hooks,
 // the fixed-qparams fake quantizers PyTorch's prepare_qat puts on
 // Sigmoid/Tanh/Softmax, the custom-module swaps (quantizable LSTM and
-// MultiheadAttention), reference (is_reference) modules, dynamic GRU
-// (package ops has no full-sequence quantized GRU) and the embedding
+// MultiheadAttention), reference (is_reference) modules and the embedding
 // weight-only configs.
 package eager

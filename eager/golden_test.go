@@ -48,6 +48,12 @@ type goldenFile struct {
 		X         goldenTensor            `json:"x"`
 		YOut      goldenTensor            `json:"y"`
 	} `json:"dynamic"`
+	GRU struct {
+		StateDict map[string]goldenTensor `json:"state_dict"`
+		X         goldenTensor            `json:"x"`
+		Y         goldenTensor            `json:"y"`
+		H         goldenTensor            `json:"h"`
+	} `json:"gru"`
 }
 
 // goldenStatic mirrors the PyTorch model of the script: a user module with
@@ -221,6 +227,52 @@ func TestGoldenDynamic(t *testing.T) {
 	for i, v := range y.Float32s() {
 		if math.Abs(float64(v)-want[i]) > 1e-4*max {
 			t.Errorf("y[%d] = %v, PyTorch %v", i, v, want[i])
+		}
+	}
+}
+
+// A 2-layer bidirectional GRU through QuantizeDynamic against nnqd.GRU.
+func TestGoldenDynamicGRU(t *testing.T) {
+	g := loadGolden(t)
+	gru, err := nn.NewGRU(5, 6, 2, true)
+	must(t, err)
+	m, _ := nn.NewSequential(gru)
+	sd := map[string]*tensor.Dense{}
+	for k, v := range g.GRU.StateDict {
+		sd[k] = v.dense()
+	}
+	must(t, nn.LoadStateDict(m, sd, true))
+	q, err := QuantizeDynamic(m, DynamicSpec{})
+	must(t, err)
+	dq, ok := q.ModuleBase().Children()[0].Module.(*nodes.DynamicQuantizedGRU)
+	if !ok {
+		t.Fatalf("GRU converted to %T", q.ModuleBase().Children()[0].Module)
+	}
+	q = roundTrip(t, q)
+	dq = q.ModuleBase().Children()[0].Module.(*nodes.DynamicQuantizedGRU)
+	gr := gorgonia.NewGraph()
+	x := gorgonia.NewTensor(gr, tensor.Float32, 3, gorgonia.WithShape(g.GRU.X.Shape...), gorgonia.WithValue(g.GRU.X.dense()))
+	out, hn, err := dq.ForwardState(x, nil)
+	must(t, err)
+	vm := gorgonia.NewTapeMachine(gr)
+	defer vm.Close()
+	must(t, vm.RunAll())
+	for _, c := range []struct {
+		name string
+		got  []float32
+		want []float64
+	}{{"output", out.Value().Data().([]float32), g.GRU.Y.Data}, {"h_n", hn.Value().Data().([]float32), g.GRU.H.Data}} {
+		var max float64
+		for _, v := range c.want {
+			max = math.Max(max, math.Abs(v))
+		}
+		if len(c.got) != len(c.want) {
+			t.Fatalf("%s: %d values, PyTorch %d", c.name, len(c.got), len(c.want))
+		}
+		for i, v := range c.got {
+			if math.Abs(float64(v)-c.want[i]) > 1e-5*max {
+				t.Errorf("%s[%d] = %v, PyTorch %v", c.name, i, v, c.want[i])
+			}
 		}
 	}
 }

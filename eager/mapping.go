@@ -333,6 +333,8 @@ func dynamicRNNConverter(m nn.Module) (nn.Module, error) {
 	switch f := m.(type) {
 	case *nn.LSTM:
 		return nodes.DynamicQuantizedLSTMFromFloat(f, newObs)
+	case *nn.GRU:
+		return nodes.DynamicQuantizedGRUFromFloat(f, newObs)
 	case *nn.LSTMCell, *nn.GRUCell, *nn.RNNCell:
 		return nodes.DynamicQuantizedCellFromFloat(m, newObs)
 	}
@@ -374,6 +376,7 @@ func init() {
 		"Linear":     dynamicLinearConverter(false),
 		"LinearReLU": dynamicLinearConverter(true),
 		"LSTM":       dynamicRNNConverter,
+		"GRU":        dynamicRNNConverter,
 		"LSTMCell":   dynamicRNNConverter,
 		"GRUCell":    dynamicRNNConverter,
 		"RNNCell":    dynamicRNNConverter,

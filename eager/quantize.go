@@ -421,7 +421,7 @@ func isQuantizedModule(m nn.Module) bool {
 	switch m.(type) {
 	case *nodes.QuantizeModule, *nodes.DequantizeModule, *nodes.QuantizedLinear, *nodes.QuantizedConv,
 		*nodes.QuantizedActivation, *nodes.QuantizedNorm, *nodes.QFunctional, *nodes.Passthrough,
-		*nodes.DynamicQuantizedLinear, *nodes.DynamicQuantizedLSTM, *nodes.DynamicQuantizedCell:
+		*nodes.DynamicQuantizedLinear, *nodes.DynamicQuantizedLSTM, *nodes.DynamicQuantizedGRU, *nodes.DynamicQuantizedCell:
 		return true
 	}
 	return strings.HasPrefix(m.TypeName(), "Quantized")
@@ -473,8 +473,7 @@ func Quantize(model nn.Module, runFn func(m nn.Module, args ...any) error, args 
 }
 
 // DefaultDynamicTypes are the module types quantize_dynamic replaces when
-// no spec is given: Linear, LSTM, GRU, LSTMCell, GRUCell, RNNCell (GRU has
-// no dynamic counterpart here yet and stays float).
+// no spec is given: Linear, LSTM, GRU, LSTMCell, GRUCell, RNNCell.
 var DefaultDynamicTypes = []string{"Linear", "LSTM", "GRU", "LSTMCell", "GRUCell", "RNNCell"}
 
 // DynamicSpec says what QuantizeDynamic quantizes (PyTorch's qconfig_spec
@@ -492,7 +491,8 @@ type DynamicSpec struct {
 // model (unless InPlace) in eval mode has its qconfigs propagated from spec
 // and is converted with the dynamic mapping (DefaultDynamicMapping or
 // WithMapping): Linear → nodes.DynamicQuantizedLinear, LSTM →
-// DynamicQuantizedLSTM, cells → DynamicQuantizedCell, weights observed once
+// DynamicQuantizedLSTM, GRU → DynamicQuantizedGRU, cells →
+// DynamicQuantizedCell, weights observed once
 // by the qconfig's weight observer. The root module itself is not swapped
 // (as in PyTorch); wrap a bare layer in a Sequential. Errors: a dtype other
 // than qint8 or float16, converter failures naming the module path.

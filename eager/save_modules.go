@@ -268,6 +268,16 @@ func encodeOwn(m nn.Module) (*Record, error) {
 			encodeCellWeights(r, fmt.Sprintf("cell%d.", i), c)
 		}
 		return r, nil
+	case *nodes.DynamicQuantizedGRU:
+		r := NewRecord("nodes.DynamicQuantizedGRU")
+		r.SetInt("layers", int64(f.NumLayers))
+		r.SetBool("bidirectional", f.Bidirectional)
+		r.SetBool("batch_first", f.BatchFirst)
+		r.SetInt("cells", int64(len(f.Cells)))
+		for i, c := range f.Cells {
+			encodeCellWeights(r, fmt.Sprintf("cell%d.", i), c)
+		}
+		return r, nil
 	case *nodes.DynamicQuantizedCell:
 		r := NewRecord("nodes.DynamicQuantizedCell")
 		r.Strings["kind"] = f.Kind
@@ -645,7 +655,7 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 			return nodes.NewDynamicQuantizedLinearFP16(w, r.Tensors["bias"], relu)
 		}
 		return nodes.NewDynamicQuantizedLinear(r.QTensors["weight"], r.Tensors["bias"], rr, relu)
-	case "nodes.DynamicQuantizedLSTM":
+	case "nodes.DynamicQuantizedLSTM", "nodes.DynamicQuantizedGRU":
 		layers, err1 := r.IntIn("layers", 1, maxDepth)
 		bi, err2 := r.Bool("bidirectional")
 		bf, err3 := r.Bool("batch_first")
@@ -660,6 +670,9 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 				return nil, err
 			}
 			cells[i] = c
+		}
+		if r.Type == "nodes.DynamicQuantizedGRU" {
+			return nodes.NewDynamicQuantizedGRU(cells, layers, bi, bf)
 		}
 		return nodes.NewDynamicQuantizedLSTM(cells, layers, bi, bf)
 	case "nodes.DynamicQuantizedCell":

@@ -12,7 +12,9 @@ writes eager/testdata/golden_eager.json with
   evaluation input, every converted module's output scale and zero point,
   the int codes entering the DeQuantStub and the output;
 * "dynamic": Sequential(Linear, GRUCell, RNNCell(relu), Linear) through
-  quantize_dynamic (default qint8 spec): state dict, input and output.
+  quantize_dynamic (default qint8 spec): state dict, input and output;
+* "gru": a 2-layer bidirectional GRU through quantize_dynamic: output
+  sequence and h_n.
 """
 import json
 import os
@@ -111,10 +113,21 @@ def dynamic_case(seed):
     return {"state_dict": sd, "x": flat(x), "y": flat(y), "types": [type(c).__name__ for c in q]}
 
 
+def gru_case(seed):
+    torch.manual_seed(seed)
+    m = nn.Sequential(nn.GRU(5, 6, 2, bidirectional=True)).eval()
+    sd = tensors(m.state_dict())
+    x = torch.randn(4, 3, 5)
+    q = tq.quantize_dynamic(m)
+    with torch.no_grad():
+        y, h = q[0](x)
+    return {"state_dict": sd, "x": flat(x), "y": flat(y), "h": flat(h), "types": [type(c).__name__ for c in q]}
+
+
 def main():
     out = {"torch": torch.__version__,
            "static": [static_case("default", 1), static_case("per_channel", 2)],
-           "dynamic": dynamic_case(3)}
+           "dynamic": dynamic_case(3), "gru": gru_case(4)}
     path = os.path.join(os.path.dirname(__file__), "..", "eager", "testdata", "golden_eager.json")
     with open(path, "w") as fh:
         json.dump(out, fh)
