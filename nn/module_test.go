@@ -149,6 +149,19 @@ func TestStateDictKeysAndRoundTrip(t *testing.T) {
 	if !StateDict(other)["classifier.bias"].Eq(before) {
 		t.Error("a failed load changed the module")
 	}
+	// A missing num_batches_tracked is filled with 0, not an error.
+	noCounter := map[string]*tensor.Dense{}
+	for k, v := range src {
+		if k != "features.1.num_batches_tracked" {
+			noCounter[k] = v
+		}
+	}
+	if err := LoadStateDict(other, noCounter, true); err != nil {
+		t.Fatalf("load without num_batches_tracked: %v", err)
+	}
+	if v := StateDict(other)["features.1.num_batches_tracked"].Data().(int64); v != 0 {
+		t.Errorf("num_batches_tracked %d after load without it, want 0", v)
+	}
 	delete(bad, "classifier.weight")
 	bad["extra.weight"] = filled(1, 2)
 	err = LoadStateDict(other, bad, true)

@@ -51,7 +51,9 @@ func StateDict(m Module) map[string]*tensor.Dense {
 // in place (graphs already built see the new values). Every tensor must
 // have the key's shape and dtype. With strict, keys missing from sd and
 // keys of sd that m does not have are errors too (PyTorch's
-// load_state_dict(strict=True)); on any error nothing is copied.
+// load_state_dict(strict=True)); on any error nothing is copied. A missing
+// BatchNorm num_batches_tracked is set to 0, as PyTorch does for a plain
+// dict.
 func LoadStateDict(m Module, sd map[string]*tensor.Dense, strict bool) error {
 	entries := stateEntries(m)
 	var problems []string
@@ -64,6 +66,11 @@ func LoadStateDict(m Module, sd map[string]*tensor.Dense, strict bool) error {
 	for _, e := range entries {
 		known[e.Name] = true
 		src, ok := sd[e.Name]
+		if (!ok || src == nil) && isBatchCounter(e.Name) {
+			// PyTorch's BatchNorm fills a missing counter of a plain dict
+			// with 0 (_load_from_state_dict, state dicts before version 2).
+			src, ok = tensor.New(tensor.FromScalar(int64(0))), true
+		}
 		if !ok || src == nil {
 			if strict {
 				problems = append(problems, fmt.Sprintf("missing key %q", e.Name))
@@ -108,4 +115,8 @@ func LoadStateDict(m Module, sd map[string]*tensor.Dense, strict bool) error {
 		}
 	}
 	return nil
+}
+
+func isBatchCounter(key string) bool {
+	return key == "num_batches_tracked" || strings.HasSuffix(key, ".num_batches_tracked")
 }
