@@ -63,9 +63,16 @@
 // QConv2d, QReLU, QMaxPool2d, QAdd, QReshape, DynamicLinear, Dequantize)
 // and computes exactly what PyTorch 1.13's fbgemm quantized ops compute
 // with the same weights and observed qparams: weights are quantized once
-// with a fresh weight observer of the QConfig (nodes.QuantizeWeight, with
-// _clamp_weights), output qparams come from one activation observer per
-// quantized op output and per float value entering a quantized op, watched
-// while the caller's calibration runs (observers see the float graph with
-// batch norms folded, as PyTorch's fused modules do).
+// with a fresh weight observer of the QConfig (eager.QConfig, shared with
+// the eager workflow; nodes.QuantizeWeight, with _clamp_weights), output
+// qparams come from one activation observer per quantized op output and
+// per float value entering a quantized op, watched while the caller's
+// calibration runs (observers see the float graph with batch norms folded,
+// as PyTorch's fused modules do). Fused patterns match eager mode after
+// fuse_modules: a fused ReLU is observed after the ReLU.
+//
+// The result equals eager mode on the equivalent nn model up to the float
+// arithmetic of calibration: gorgonia.Mul and package nn's matmul can
+// differ in the last bit, so observed ranges (and then scales) can differ
+// by an ulp; with the same observed ranges the int8 graphs are bit-identical.
 package graphmode

@@ -135,7 +135,10 @@ func (c *Calibration) Input(orig *gorgonia.Node) (*gorgonia.Node, error) {
 // Run runs one calibration batch: each feed's value is Let into the input
 // (given as the original input node or the calibration graph's own), then
 // the graph runs once on a TapeMachine that Run creates on first use and
-// QuantizeGraph closes. Errors: unknown input, Let or RunAll errors.
+// QuantizeGraph closes. Callers may instead run their own TapeMachine on
+// Graph (Gorgonia's LispMachine does not recompute a graph after a new Let
+// without unbinding it, so its batches would not all be observed). Errors:
+// unknown input, Let or RunAll errors.
 func (c *Calibration) Run(feeds map[*gorgonia.Node]gorgonia.Value) error {
 	for orig, v := range feeds {
 		n, ok := c.inputs[orig]

@@ -103,7 +103,11 @@ func runResult(t testing.TB, r *Result, x *gorgonia.Node, xv *tensor.Dense) []*t
 	must(t, vm.RunAll())
 	out := make([]*tensor.Dense, len(r.Outputs))
 	for i, o := range r.Outputs {
-		out[i] = o.Value().(*tensor.Dense).Clone().(*tensor.Dense)
+		if d, ok := o.Value().(*tensor.Dense); ok {
+			out[i] = d.Clone().(*tensor.Dense)
+		} else {
+			out[i] = tensor.New(tensor.FromScalar(o.Value().Data()))
+		}
 	}
 	return out
 }
