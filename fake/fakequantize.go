@@ -174,6 +174,12 @@ func (f *FakeQuantizer) apply(x *tensor.Dense, qp qdtype.QParams) (*tensor.Dense
 		return FakeQuantizePerChannelAffineFloatQParams(x, scales, qp.FloatZeroPoints, qp.Axis, f.qmin, f.qmax)
 	}
 	if f.perChannel {
+		// PyTorch's FakeQuantize passes its ch_axis as given to
+		// fake_quantize_per_channel_affine, which rejects a negative axis
+		// (the observer itself accepts one).
+		if ca, ok := f.obs.(interface{ ChAxis() int }); ok && ca.ChAxis() < 0 {
+			return nil, nil, fmt.Errorf("fake: FakeQuantize: ch_axis %d is negative; fake_quantize_per_channel_affine needs an axis between 0 and the input's rank (PyTorch 1.13 rejects it too)", ca.ChAxis())
+		}
 		return FakeQuantizePerChannelAffine(x, scales, qp.ZeroPoints, qp.Axis, f.qmin, f.qmax)
 	}
 	return FakeQuantizePerTensorAffine(x, scales[0], qp.ZeroPoints[0], f.qmin, f.qmax)

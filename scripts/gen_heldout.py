@@ -259,6 +259,16 @@ def fam_quantize():
             zp = G.zp(dt)
             fm.add("quantize_per_tensor", dict(scale=s, zero_point=zp, dtype=dt), [x],
                    lambda x=x, s=s, zp=zp, dt=dt: torch.quantize_per_tensor(x, s, zp, DT[dt]))
+    # infinite and huge inputs: PyTorch's int64 conversion overflows to the minimum, which clamps to qmin.
+    # (NaN also gives qmin in PyTorch; the library rejects NaN by design, so no NaN here.)
+    xn = torch.tensor([float("inf"), float("-inf"), 2.5, 3e38, -3e38, 1.0, 0.0, -1.0])
+    for dt in ["quint8", "qint8", "qint32"]:
+        fm.add("quantize_per_tensor", dict(scale=f32(1e-3), zero_point=3, dtype=dt), [xn],
+               lambda dt=dt: torch.quantize_per_tensor(xn, f32(1e-3), 3, DT[dt]))
+        sc = [f32(1e-3), 1.0]
+        fm.add("quantize_per_channel", dict(scales=sc, zero_points=[3, 0], axis=0, dtype=dt), [xn.reshape(2, 4)],
+               lambda dt=dt, sc=sc: torch.quantize_per_channel(xn.reshape(2, 4), torch.tensor(sc, dtype=torch.float64),
+                                                               torch.tensor([3, 0]), 0, DT[dt]))
     # reciprocal vs division: scale 0.1 etc. with x = k*scale
     for s in [f32(0.1), f32(0.3), f32(0.7), f32(0.01)]:
         x = (torch.arange(-40, 41, dtype=torch.float32) * s + s / 2).float()
@@ -677,6 +687,16 @@ def fam_fake_quant():
         g = torch.ones(40)
         fm.add("fake_quantize_per_tensor_affine", dict(scale=s, zero_point=0, quant_min=-10, quant_max=10), [x, g],
                lambda x=x, g=g, s=s: fq_pt(x, g, s, 0, -10, 10), engine="n/a")
+    xn = torch.tensor([float("inf"), float("-inf"), float("nan"), 3e38, -3e38, 1.0, 0.0, -1.0])
+    for lo, hi in [(0, 255), (-128, 127)]:
+        g = G.randn(8)
+        fm.add("fake_quantize_per_tensor_affine", dict(scale=f32(0.1), zero_point=3, quant_min=lo, quant_max=hi),
+               [xn, g], lambda g=g, lo=lo, hi=hi: fq_pt(xn, g, f32(0.1), 3, lo, hi), engine="n/a")
+        fm.add("fake_quantize_per_channel_affine", dict(scales=[f32(0.1), 1.0], zero_points=[3, 0], axis=0,
+                                                       quant_min=lo, quant_max=hi),
+               [xn.reshape(2, 4), g.reshape(2, 4)],
+               lambda g=g, lo=lo, hi=hi: fq_pc(xn.reshape(2, 4), g.reshape(2, 4), [f32(0.1), 1.0], [3, 0], 0, lo, hi),
+               engine="n/a")
     for a in [dict(scale=0.1, zero_point=-1, quant_min=0, quant_max=255),
               dict(scale=0.1, zero_point=0, quant_min=10, quant_max=5)]:
         x, g = G.randn(4), G.randn(4)
