@@ -67,9 +67,12 @@
 //     RegisterDynamic (keyed by TypeName), or pass WithMapping; extend Save
 //     and Load with RegisterCodec.
 //
-// Not provided: memoryless (averaging constant 1) observers as pre-hooks,
-// the fixed-qparams fake quantizers PyTorch's prepare_qat puts on
-// Sigmoid/Tanh/Softmax, the custom-module swaps (quantizable LSTM and
+//   - Memoryless observers (moving average with averaging constant 1)
+//     observe the module's input through a pre-hook, and in training mode
+//     Sigmoid, Hardsigmoid, Softmax and Tanh get PyTorch's fixed-qparams
+//     fake quantizers, as add_observer_ does.
+//
+// Not provided: the custom-module swaps (quantizable LSTM and
 // MultiheadAttention), reference (is_reference) modules and the embedding
 // weight-only configs.
 package eager

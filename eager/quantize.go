@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/qgorgonia/qgorgonia/fake"
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/nodes"
@@ -29,7 +30,8 @@ var NoQConfig = (*QConfig)(nil)
 type Observed struct {
 	QConfig               *QConfig
 	ActivationPostProcess *PostProcess
-	hooked                bool
+	hooked                bool // the observer hook is installed first in the hook list
+	pre                   bool // ... of PreHooks (memoryless observers), else of OutputHooks
 }
 
 // QConfigOf returns the qconfig of m: Base.QConfig when it is a *QConfig
@@ -203,15 +205,34 @@ func AddObserver(model nn.Module, allow map[string]bool) error {
 	return addObserver(model, "", allow)
 }
 
+// specialActivation gives the fixed-qparams fake quantizers PyTorch's
+// add_observer_ puts on these modules in training mode (QAT) instead of
+// qconfig.activation().
+var specialActivation = map[string]fake.Factory{
+	"Sigmoid":     fake.DefaultFixedQParamsRange0To1FakeQuant,
+	"Hardsigmoid": fake.DefaultFixedQParamsRange0To1FakeQuant,
+	"Softmax":     fake.DefaultFixedQParamsRange0To1FakeQuant,
+	"Tanh":        fake.DefaultFixedQParamsRangeNeg1To1FakeQuant,
+}
+
 func addObserver(m nn.Module, path string, allow map[string]bool) error {
 	t := m.TypeName()
 	switch {
 	case t == "Dropout" || t == "DeQuantStub":
 		return nil
 	case t == "FloatFunctional":
-		return attach(m, path)
+		return attach(m, path, nil)
+	case specialActivation[t] != nil && m.ModuleBase().Training():
+		if QConfigOf(m) == nil {
+			return nil
+		}
+		q, err := specialActivation[t]()
+		if err != nil {
+			return fmt.Errorf("eager: prepare: %s: %w", describe(path, m), err)
+		}
+		return attach(m, path, &PostProcess{FakeQuant: q})
 	case allow[t] && t != "Sequential":
-		return attach(m, path)
+		return attach(m, path, nil)
 	}
 	for _, c := range m.ModuleBase().Children() {
 		if err := addObserver(c.Module, join(path, c.Name), allow); err != nil {
@@ -221,20 +242,38 @@ func addObserver(m nn.Module, path string, allow map[string]bool) error {
 	return nil
 }
 
-func attach(m nn.Module, path string) error {
+// memoryless is PyTorch's activation_is_memoryless: a moving-average
+// observer (or a fake quantizer's) with averaging constant 1 only ever
+// reflects the last batch, and PyTorch then observes the module's input
+// with a forward pre-hook instead of its output.
+func memoryless(pp *PostProcess) bool {
+	s := pp.Obs().State()
+	return (s.Kind == observer.KindMovingAverageMinMax || s.Kind == observer.KindMovingAveragePerChannelMinMax) && s.AveragingConstant == 1
+}
+
+// attach installs an activation post-process on m: pp, or a fresh one from
+// m's qconfig when pp is nil. It goes first in OutputHooks, or first in
+// PreHooks when memoryless.
+func attach(m nn.Module, path string, pp *PostProcess) error {
 	b := m.ModuleBase()
 	if _, ok := b.QConfig.(*Observed); ok {
 		return nil
 	}
 	qc := QConfigOf(m)
-	if qc == nil || qc.Activation.IsZero() {
+	if qc == nil {
 		return nil
 	}
-	pp, err := qc.Activation.New()
-	if err != nil {
-		return fmt.Errorf("eager: prepare: %s: activation observer: %w", describe(path, m), err)
+	if pp == nil {
+		if qc.Activation.IsZero() {
+			return nil
+		}
+		var err error
+		if pp, err = qc.Activation.New(); err != nil {
+			return fmt.Errorf("eager: prepare: %s: activation observer: %w", describe(path, m), err)
+		}
 	}
-	b.QConfig = &Observed{QConfig: qc, ActivationPostProcess: pp, hooked: true}
+	obs := &Observed{QConfig: qc, ActivationPostProcess: pp, hooked: true, pre: memoryless(pp)}
+	b.QConfig = obs
 	where := describe(path, m)
 	// PyTorch's fused modules (torch.nn.intrinsic, nn.Sequential subclasses)
 	// hold activation_post_process as a child, so their Sequential forward
@@ -242,7 +281,7 @@ func attach(m nn.Module, path string) error {
 	// forward is observed twice. That changes moving-average statistics, so
 	// it is reproduced here.
 	times := 1
-	if _, fused := m.(fuse.Fused); fused {
+	if _, fused := m.(fuse.Fused); fused && !obs.pre {
 		times = 2
 	}
 	hook := func(x *gorgonia.Node) (*gorgonia.Node, error) {
@@ -255,7 +294,11 @@ func attach(m nn.Module, path string) error {
 		}
 		return y, nil
 	}
-	b.OutputHooks = append([]nn.Hook{hook}, b.OutputHooks...)
+	if obs.pre {
+		b.PreHooks = append([]nn.Hook{hook}, b.PreHooks...)
+	} else {
+		b.OutputHooks = append([]nn.Hook{hook}, b.OutputHooks...)
+	}
 	return nil
 }
 
@@ -388,8 +431,7 @@ func swap(m nn.Module, path string, mapping Mapping, passthrough, keep bool) (nn
 		return nil, fmt.Errorf("eager: convert: %s: converter returned nil", describe(path, m))
 	}
 	b, rb := m.ModuleBase(), repl.ModuleBase()
-	rb.PreHooks = append([]nn.Hook(nil), b.PreHooks...)
-	rb.OutputHooks = userHooks(b)
+	rb.PreHooks, rb.OutputHooks = userHooks(b)
 	rb.Train(b.Training())
 	if keep {
 		if qc := QConfigOf(m); qc != nil {
@@ -399,19 +441,24 @@ func swap(m nn.Module, path string, mapping Mapping, passthrough, keep bool) (nn
 	return repl, nil
 }
 
-// userHooks returns b's output hooks without the observer hook.
-func userHooks(b *nn.Base) []nn.Hook {
-	h := b.OutputHooks
-	if o, ok := b.QConfig.(*Observed); ok && o.hooked && len(h) > 0 {
-		h = h[1:]
+// userHooks returns b's pre-hooks and output hooks without the observer
+// hook.
+func userHooks(b *nn.Base) (pre, out []nn.Hook) {
+	pre, out = b.PreHooks, b.OutputHooks
+	if o, ok := b.QConfig.(*Observed); ok && o.hooked {
+		if o.pre && len(pre) > 0 {
+			pre = pre[1:]
+		} else if !o.pre && len(out) > 0 {
+			out = out[1:]
+		}
 	}
-	return append([]nn.Hook(nil), h...)
+	return append([]nn.Hook(nil), pre...), append([]nn.Hook(nil), out...)
 }
 
 func removeQConfig(m nn.Module) {
 	for _, nm := range nn.NamedModules(m) {
 		b := nm.Module.ModuleBase()
-		b.OutputHooks = userHooks(b)
+		b.PreHooks, b.OutputHooks = userHooks(b)
 		b.QConfig = nil
 	}
 }

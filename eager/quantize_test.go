@@ -283,3 +283,54 @@ func TestQuantWrapperAndAddQuantDequant(t *testing.T) {
 		}
 	}
 }
+
+// A moving-average observer with averaging constant 1 is memoryless: it
+// observes the module's input (a pre-hook), as PyTorch does.
+func TestMemorylessObserverIsPreHook(t *testing.T) {
+	lin, _ := nn.NewLinear(2, 2)
+	copy(lin.Weight.Data.Float32s(), []float32{10, 0, 0, 10})
+	m, _ := nn.NewSequential(NewQuantStub(nil), lin, NewDeQuantStub(nil))
+	m.QConfig = &QConfig{
+		Activation: ObserverFactory(observer.WithArgs(observer.NewMovingAverageMinMaxObserver, observer.WithAveragingConstant(1))),
+		Weight:     ObserverFactory(observer.DefaultWeightObserver)}
+	p, err := Prepare(m)
+	must(t, err)
+	_, err = Run(p, tensor.New(tensor.WithShape(1, 2), tensor.WithBacking([]float32{-1, 1})))
+	must(t, err)
+	pl, _ := nn.Get(p, "1")
+	if len(pl.ModuleBase().PreHooks) != 1 || len(pl.ModuleBase().OutputHooks) != 0 {
+		t.Fatalf("hooks: %d pre, %d output", len(pl.ModuleBase().PreHooks), len(pl.ModuleBase().OutputHooks))
+	}
+	pp := ActivationPostProcess(pl)
+	if lo, hi := pp.Obs().MinVal(), pp.Obs().MaxVal(); lo[0] != -1 || hi[0] != 1 {
+		t.Fatalf("observed [%v, %v], want the input range [-1, 1]", lo, hi)
+	}
+	c, err := Convert(p)
+	must(t, err)
+	cl, _ := nn.Get(c, "1")
+	if len(cl.ModuleBase().PreHooks) != 0 {
+		t.Fatalf("observer pre-hook left after convert")
+	}
+}
+
+// In training mode, prepare_qat gives Sigmoid and Tanh PyTorch's fixed
+// qparams fake quantizers.
+func TestSpecialActivationQAT(t *testing.T) {
+	lin, _ := nn.NewLinear(3, 3)
+	m, _ := nn.NewSequential(NewQuantStub(nil), lin, nn.NewSigmoid(), nn.NewTanh(), NewDeQuantStub(nil))
+	m.QConfig = DefaultQATQConfig()
+	p, err := PrepareQAT(m)
+	must(t, err)
+	for path, want := range map[string][2]float64{"2": {1.0 / 256, 0}, "3": {2.0 / 256, 128}} {
+		mod, _ := nn.Get(p, path)
+		pp := ActivationPostProcess(mod)
+		if pp == nil {
+			t.Fatalf("%s has no fake quantizer", path)
+		}
+		qp, err := pp.CalculateQParams()
+		must(t, err)
+		if qp.Scale() != want[0] || float64(qp.ZeroPoint()) != want[1] {
+			t.Fatalf("%s: %v, want %v", path, qp, want)
+		}
+	}
+}

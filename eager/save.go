@@ -303,23 +303,8 @@ func decodeQConfig(r *Record, m nn.Module, path string) error {
 
 // attachRestored installs a saved activation post-process as attach does.
 func attachRestored(m nn.Module, path string, qc *QConfig, pp *PostProcess) error {
-	b := m.ModuleBase()
-	tmp := *qc
-	if pp.Observer != nil {
-		o := pp.Observer
-		tmp.Activation = ObserverFactory(func() (observer.Observer, error) { return o, nil })
-	} else {
-		q := pp.FakeQuant
-		tmp.Activation = FakeQuantFactory(func() (fake.Quantizer, error) { return q, nil })
-	}
-	b.QConfig = &tmp
-	if err := attach(m, path); err != nil {
-		return err
-	}
-	if o, ok := b.QConfig.(*Observed); ok {
-		o.QConfig = qc
-	}
-	return nil
+	m.ModuleBase().QConfig = qc
+	return attach(m, path, pp)
 }
 
 // --- modules ---
