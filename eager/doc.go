@@ -59,10 +59,12 @@
 //     Dropout, Identity, Sigmoid, Tanh, Hardsigmoid) are wrapped by Convert
 //     in nodes.Passthrough, which dispatches on the input dtype when the
 //     graph is built.
+//
 //   - After a static Convert, every module left float gets a pre-hook that
 //     turns a quantized input into an error naming the module's path and why
 //     it stayed float; quantized modules fed float32 say that a QuantStub is
 //     probably missing.
+//
 //   - Extend the mappings with RegisterStatic, RegisterQAT and
 //     RegisterDynamic (keyed by TypeName), or pass WithMapping; extend Save
 //     and Load with RegisterCodec.
