@@ -85,6 +85,7 @@ type analysis struct {
 	member    map[*gorgonia.Node]*pattern // every node a pattern covers
 	qval      map[*gorgonia.Node]bool     // node's value is quantized in the quantized graph
 	reason    map[*gorgonia.Node]string   // why a compute node stays float
+	dd        map[*gorgonia.Node]bool     // memo of dataDependent
 }
 
 // newAnalysis validates the graph and outputs and orders the reachable nodes.
@@ -96,7 +97,8 @@ func newAnalysis(g *gorgonia.ExprGraph, outputs []*gorgonia.Node) (*analysis, er
 		return nil, fmt.Errorf("no outputs")
 	}
 	a := &analysis{g: g, consumers: map[*gorgonia.Node][]*gorgonia.Node{}, isOutput: map[*gorgonia.Node]bool{},
-		pat: map[*gorgonia.Node]*pattern{}, member: map[*gorgonia.Node]*pattern{}, qval: map[*gorgonia.Node]bool{}, reason: map[*gorgonia.Node]string{}}
+		pat: map[*gorgonia.Node]*pattern{}, member: map[*gorgonia.Node]*pattern{}, qval: map[*gorgonia.Node]bool{}, reason: map[*gorgonia.Node]string{},
+		dd: map[*gorgonia.Node]bool{}}
 	for i, o := range outputs {
 		if o == nil {
 			return nil, fmt.Errorf("output %d is nil", i)
@@ -215,9 +217,8 @@ func (a *analysis) claim(p *pattern) {
 func (a *analysis) matchLinear(m *gorgonia.Node) (*pattern, error) {
 	ch := children(a.g, m)
 	x, w := ch[0], ch[1]
-	if !isInput(w) {
-		a.reason[m] = "matmul whose right operand is computed (two activations) has no quantized counterpart"
-		return nil, nil
+	if ok, err := a.linearWeight(m, x, w); !ok || err != nil {
+		return nil, err
 	}
 	wv, err := weightValue(w, "weight of matmul "+m.Name())
 	if err != nil {
@@ -384,8 +385,24 @@ func (a *analysis) foldBN(p *pattern) error {
 	return nil
 }
 
-// isActivation reports whether n carries data (depends on a data input),
-// as opposed to a weight or constant.
+// linearWeight decides whether the matmul m = x·w is a linear layer: w must
+// be an input node; one without a value is a weight missing its value when
+// x carries data (an error), and a data input when x is itself a weight
+// (the W·X layout, which stays float).
+func (a *analysis) linearWeight(m, x, w *gorgonia.Node) (bool, error) {
+	if !isInput(w) {
+		a.reason[m] = "matmul whose right operand is computed (two activations) has no quantized counterpart"
+		return false, nil
+	}
+	if w.Value() == nil && !a.dataDependent(x, a.dd) {
+		a.reason[m] = "matmul of a weight and a data input (W·X layout); graph mode quantizes x·W"
+		return false, nil
+	}
+	return true, nil
+}
+
+// dataDependent reports whether n carries data (depends on a data input,
+// an input node without a value), as opposed to a weight or constant.
 func (a *analysis) dataDependent(n *gorgonia.Node, memo map[*gorgonia.Node]bool) bool {
 	if v, ok := memo[n]; ok {
 		return v
@@ -411,7 +428,7 @@ func (a *analysis) dataDependent(n *gorgonia.Node, memo map[*gorgonia.Node]bool)
 // matchStatic finds the patterns of static quantization and decides which
 // nodes carry quantized values.
 func (a *analysis) matchStatic() error {
-	dd := map[*gorgonia.Node]bool{}
+	dd := a.dd
 	for _, n := range a.order {
 		if a.member[n] != nil || n.Op() == nil {
 			continue
@@ -500,8 +517,9 @@ func (a *analysis) matchDynamic() error {
 			continue
 		}
 		ch := children(a.g, n)
-		if !isInput(ch[1]) {
-			a.reason[n] = "matmul whose right operand is computed (two activations) has no quantized counterpart"
+		if ok, err := a.linearWeight(n, ch[0], ch[1]); err != nil {
+			return err
+		} else if !ok {
 			continue
 		}
 		wv, err := weightValue(ch[1], "weight of matmul "+n.Name())

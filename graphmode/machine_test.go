@@ -1,6 +1,7 @@
 package graphmode
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/qgorgonia/qgorgonia/eager"
@@ -58,17 +59,22 @@ func TestOddGraphsStayFloat(t *testing.T) {
 	x := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(3, 4), gorgonia.WithName("x"))
 	v := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(4), gorgonia.WithName("v"), gorgonia.WithValue(tensor.New(tensor.WithShape(4), tensor.WithBacking([]float32{1, -2, 0.5, 3}))))
 	c := gorgonia.NewConstant(float32(2), gorgonia.WithName("two"))
-	mv := gorgonia.Must(gorgonia.Mul(x, v))                                    // matrix × vector: not a linear layer
-	s := gorgonia.Must(gorgonia.Mul(mv, c))                                    // scalar multiply
-	y := gorgonia.Must(gorgonia.Sum(gorgonia.Must(gorgonia.Sigmoid(s))))       // scalar output
-	xs := gorgonia.Must(gorgonia.Mul(x, gorgonia.Must(gorgonia.Transpose(x)))) // activation × activation
-	r, err := QuantizeGraph(g, gorgonia.Nodes{y, xs}, eager.DefaultQConfig(), calibrateWith(x, batches(44, 2, 3, 4)))
+	mv := gorgonia.Must(gorgonia.Mul(x, v))                                              // matrix × vector: not a linear layer
+	s := gorgonia.Must(gorgonia.Mul(mv, c))                                              // scalar multiply
+	y := gorgonia.Must(gorgonia.Sum(gorgonia.Must(gorgonia.Sigmoid(s))))                 // scalar output
+	xs := gorgonia.Must(gorgonia.Mul(x, gorgonia.Must(gorgonia.Transpose(x))))           // activation × activation
+	wx := gorgonia.Must(gorgonia.Mul(param(g, "w", randDense(newRand(46), 1, 2, 3)), x)) // W·X layout
+	r, err := QuantizeGraph(g, gorgonia.Nodes{y, xs, wx}, eager.DefaultQConfig(), calibrateWith(x, batches(44, 2, 3, 4)))
 	must(t, err)
 	if len(r.Report.Quantized) != 0 || len(r.Report.Float) == 0 || r.Report.Quantizes != 0 || r.Report.Dequantizes != 0 {
 		t.Fatalf("report:\n%s", r.Describe())
 	}
+	if !strings.Contains(r.Describe(), "W·X layout") || !strings.Contains(r.Describe(), "two activations") {
+		t.Fatalf("report does not explain the float matmuls:\n%s", r.Describe())
+	}
 	d := batches(45, 1, 3, 4)[0]
 	got := runResult(t, r, x, d)
+	sameBits(t, "W·X", got[2], runFloat(t, g, x, d, wx)[0])
 	want := runFloat(t, g, x, d, xs)[0]
 	sameBits(t, "activation × activation", got[1], want)
 	vm := gorgonia.NewTapeMachine(g, gorgonia.EvalMode())
