@@ -2,9 +2,11 @@ package numeric_test
 
 import (
 	"fmt"
+	"image/png"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/fuse"
@@ -178,4 +180,70 @@ func ExampleRun() {
 	// hist_shadow_1.png
 	// hist_output_1.png
 	// 3 3 2
+}
+
+func ExampleSaturatedFraction() {
+	x := tensor.New(tensor.WithShape(4), tensor.WithBacking([]float32{-5, 0, 1, 5}))
+	q, _ := qtensor.Quantize(x, qdtype.MustPerTensor(qdtype.QInt8Dtype, 0.02, 0)) // range [-2.56, 2.54]
+	lo, hi, _ := numeric.SaturatedFraction(q)
+	fmt.Println(q.Ints(), lo, hi)
+	// Output:
+	// [-128 0 50 127] 0.25 0.25
+}
+
+func ExampleWithTypes() {
+	float, quant, inputs := exampleModels()
+	// Only the plain Linear layers, and no histogram samples.
+	c, _ := numeric.CompareModelOutputs(float, quant, inputs, numeric.WithTypes("Linear"), numeric.WithMaxSamples(0))
+	for _, l := range c.Layers {
+		f, _ := l.Samples()
+		fmt.Println(l.Name, l.FloatType, len(f))
+	}
+	// Output:
+	// 3 Linear 0
+}
+
+func ExampleComparison_WriteText() {
+	float, quant, inputs := exampleModels()
+	c, _ := numeric.CompareModelStub(float, quant, inputs)
+	var b strings.Builder
+	_ = c.WriteText(&b)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	fmt.Println(lines[0])
+	fmt.Println(lines[1])
+	fmt.Println(len(lines)-2, "layers")
+	// Output:
+	// shadow: each quantized module vs its float twin on the same input (the layer's own error), 4 batches, worst first
+	// #  layer  type                 SQNR dB  max|err|  mean|err|    cosine  sat lo %  sat hi %  clipped %
+	// 3 layers
+}
+
+func ExampleComparison_PlotHistogram() {
+	float, quant, inputs := exampleModels()
+	c, _ := numeric.CompareModelOutputs(float, quant, inputs)
+	dir, _ := os.MkdirTemp("", "numeric")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "layer1.png")
+	if err := c.PlotHistogram("1", path, 640, 400, 50); err != nil {
+		fmt.Println(err)
+		return
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	cfg, _ := png.DecodeConfig(f)
+	fmt.Println(cfg.Width, cfg.Height)
+	// Output:
+	// 640 400
+}
+
+func ExampleApplyFloatFallback() {
+	float, _, _ := exampleModels()
+	if err := numeric.ApplyFloatFallback(float, []string{"3"}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, _ := nn.Get(float, "3")
+	fmt.Println(m.TypeName(), "qconfig:", eager.QConfigOf(m))
+	// Output:
+	// Linear qconfig: <nil>
 }

@@ -97,8 +97,9 @@ func (c *Comparison) Ranked() []*Layer {
 // SuggestFloatFallback returns the paths of the k quantized modules whose
 // own error is worst (lowest SQNR of a shadow comparison), worst first:
 // candidates to keep in float by giving them a nil qconfig before
-// preparing again (ApplyFloatFallback). Quantize stubs and pass-through
-// modules (ReLU, pools, ...) are never suggested; fewer than k paths come
+// preparing again (ApplyFloatFallback). Quantize stubs, pass-through
+// modules (ReLU, pools, ...) and layers without error (SQNR +Inf) are
+// never suggested; fewer than k paths come
 // back when fewer modules qualify. The paths are those of the float model
 // the comparison was made with. Errors: c is not a shadow comparison
 // (KindShadow), k < 1.
@@ -114,7 +115,7 @@ func (c *Comparison) SuggestFloatFallback(k int) ([]string, error) {
 		if len(out) == k {
 			break
 		}
-		if l.QuantType == "Quantize" || strings.HasPrefix(l.QuantType, "Quantized") && isPassthroughType(l.QuantType) {
+		if l.QuantType == "Quantize" || isPassthroughType(l.QuantType) || math.IsInf(l.Metrics.SQNR, 1) {
 			continue
 		}
 		out = append(out, l.Name)
@@ -133,6 +134,9 @@ func kindOf(c *Comparison) string {
 // wrapper of a float module ("QuantizedReLU", "QuantizedMaxPool2d", ...),
 // whose quantized form has no qconfig of its own to turn off.
 func isPassthroughType(t string) bool {
+	if !strings.HasPrefix(t, "Quantized") {
+		return false
+	}
 	switch strings.TrimPrefix(t, "Quantized") {
 	case "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Hardtanh", "Upsample", "Flatten",
 		"Dropout", "Identity", "Sigmoid", "Tanh", "Hardsigmoid":
