@@ -126,8 +126,9 @@ func BatchNorm1d(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps
 //	β    = f32(f64(b[c] − mean[c]·invσ·w[c])/scale)
 //	q'   = clamp(zeroPoint + rne(fma(α, q − zx, β)), qmin, qmax)
 //
-// where fma rounds once, as PyTorch's AVX2 kernel does. weight, bias, mean
-// and variance have C values each. PyTorch: torch.ops.quantized.batch_norm2d
+// where fma rounds once, as PyTorch's AVX2 kernel does. An empty input is
+// returned as a copy with its own qparams, as PyTorch does. weight, bias,
+// mean and variance have C values each. PyTorch: torch.ops.quantized.batch_norm2d
 // / nnq.BatchNorm2d. Errors: bad input, wrong rank, parameter lengths other
 // than C, NaN parameters, eps < 0, invalid output qparams.
 func BatchNorm2d(x *qtensor.QTensor, weight, bias, mean, variance []float32, eps, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
@@ -173,7 +174,9 @@ func batchNormOp(op string, x *qtensor.QTensor, ranks []int, weight, bias, mean,
 		}
 	}
 	if x.Size() == 0 {
-		return out, nil
+		// PyTorch's quantized batch norm returns an empty input as it is,
+		// with the input's qparams, not (scale, zeroPoint).
+		return x.Clone(), nil
 	}
 	inner := x.Size() / (shape[0] * c)
 	alpha := make([]float32, c)

@@ -1182,7 +1182,8 @@ def fam_norm():
     for op, shp, dt, eps in [("batch_norm1d", [3, 4], "quint8", 1e-5), ("batch_norm1d", [2, 5, 7], "qint8", 1e-3),
                              ("batch_norm1d", [1, 1], "quint8", f32(0.5)), ("batch_norm2d", [2, 3, 4, 5], "qint8", 1e-5),
                              ("batch_norm2d", [1, 7, 1, 1], "quint8", 1e-5), ("batch_norm3d", [1, 2, 3, 2, 3], "qint8", 1e-5),
-                             ("batch_norm2d", [0, 3, 2, 2], "quint8", 1e-5)]:
+                             ("batch_norm2d", [0, 3, 2, 2], "quint8", 1e-5), ("batch_norm1d", [2, 3, 0], "qint8", 1e-5),
+                             ("batch_norm2d", [1, 3, 0, 2], "quint8", 1e-5), ("batch_norm3d", [0, 2, 1, 2, 1], "quint8", 1e-5)]:
         eps = f32(eps)
         x = G.q(shp, dt)
         c = shp[1]
@@ -1194,7 +1195,7 @@ def fam_norm():
                ref=lambda outs, y64=y64: refq(outs, y64), rule="NORM")
     for shp, ns, dt, wb in [([2, 3, 8], [8], "quint8", True), ([3, 4, 5], [4, 5], "qint8", True),
                             ([5, 7], [7], "quint8", False), ([2, 2, 3, 2], [3, 2], "quint8", True),
-                            ([4, 1], [1], "quint8", True), ([2, 6], [6], "qint8", False)]:
+                            ([4, 1], [1], "quint8", True), ([2, 6], [6], "qint8", False), ([0, 5], [5], "quint8", True)]:
         x = G.q(shp, dt)
         w = G.randn(*ns) if wb else None
         b = G.randn(*ns) if wb else None
@@ -1206,7 +1207,7 @@ def fam_norm():
                lambda x=x, ns=ns, w=w, b=b, eps=eps, s=s, zp=zp: Q.layer_norm(x, ns, w, b, eps, s, zp),
                ref=lambda outs, y64=y64: refq(outs, y64), rule="NORM")
     for shp, g, dt in [([2, 6, 3, 3], 3, "quint8"), ([1, 4, 5], 1, "qint8"), ([2, 4, 2, 2], 4, "quint8"),
-                       ([1, 6, 2, 1, 2], 2, "quint8"), ([3, 5], 5, "quint8")]:
+                       ([1, 6, 2, 1, 2], 2, "quint8"), ([3, 5], 5, "quint8"), ([0, 4, 3], 2, "quint8")]:
         x = G.q(shp, dt)
         c = shp[1]
         w, b = G.randn(c), G.randn(c)
