@@ -208,3 +208,55 @@ func (m *Tanh) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
 
 // Clone returns a copy.
 func (m *Tanh) Clone() Module { return &Tanh{Base: m.cloneBase()} }
+
+// GELU is torch.nn.GELU: x·Φ(x) with Φ the standard normal CDF
+// (Approximate "none"), or 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+// with Approximate "tanh"; computed in float64 and rounded.
+type GELU struct {
+	Base
+	Stateless
+	Approximate string
+}
+
+// NewGELU returns GELU(approximate); approximate is "none" or "tanh".
+func NewGELU(approximate string) (*GELU, error) {
+	if approximate != "none" && approximate != "tanh" && approximate != "" {
+		return nil, fmt.Errorf("nn: gelu: approximate %q (none or tanh)", approximate)
+	}
+	return &GELU{Approximate: approximate}, nil
+}
+
+// TypeName returns "GELU".
+func (m *GELU) TypeName() string { return "GELU" }
+
+// Forward builds the GELU.
+func (m *GELU) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	a := act{kind: actGELU}
+	if m.Approximate == "tanh" {
+		a.b = 1
+	}
+	return activate(x, a)
+}
+
+// Clone returns a copy.
+func (m *GELU) Clone() Module { c := *m; c.Base = m.cloneBase(); return &c }
+
+// SiLU is torch.nn.SiLU: x·σ(x).
+type SiLU struct {
+	Base
+	Stateless
+}
+
+// NewSiLU returns a SiLU.
+func NewSiLU() *SiLU { return &SiLU{} }
+
+// TypeName returns "SiLU".
+func (m *SiLU) TypeName() string { return "SiLU" }
+
+// Forward builds x·σ(x).
+func (m *SiLU) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	return activate(x, act{kind: actSiLU})
+}
+
+// Clone returns a copy.
+func (m *SiLU) Clone() Module { return &SiLU{Base: m.cloneBase()} }

@@ -74,6 +74,11 @@ func buildGoldenMore(c goldenCase) (Module, error) {
 		return m, nil
 	case "AdaptiveAvgPool1d":
 		return NewAdaptiveAvgPool1d(argInt(a, "out", 1)), nil
+	case "GELU":
+		ap, _ := a["approximate"].(string)
+		return NewGELU(ap)
+	case "SiLU":
+		return NewSiLU(), nil
 	case "EmbeddingBag":
 		mode, _ := a["mode"].(string)
 		e, err := NewEmbeddingBag(argInt(a, "num", 0), argInt(a, "dim", 0), mode)

@@ -165,12 +165,12 @@ func TestGradients(t *testing.T) {
 	add("layernorm", must(NewLayerNorm(4)), randDense(r, 3, 4))
 	add("groupnorm", must(NewGroupNorm(2, 4)), randDense(r, 2, 4, 3))
 	add("instancenorm", must(NewInstanceNorm1d(2, true)), randDense(r, 2, 2, 5))
-	for _, m := range []Module{NewReLU(), NewReLU6(), NewELU(0.5), NewLeakyReLU(0.1), must(NewHardtanh(-1, 1)), NewHardsigmoid(), NewHardswish(), NewSigmoid(), NewTanh()} {
+	for _, m := range []Module{NewReLU(), NewReLU6(), NewELU(0.5), NewLeakyReLU(0.1), must(NewHardtanh(-1, 1)), NewHardsigmoid(), NewHardswish(), NewSigmoid(), NewTanh(), must(NewGELU("none")), must(NewGELU("tanh")), NewSiLU()} {
 		x := randDense(r, 3, 7)
 		for i, v := range x.Float32s() { // keep clear of the kinks
 			x.Float32s()[i] = v*2.5 + 0.05
 		}
-		add("act_"+m.TypeName(), m, x)
+		add(fmt.Sprintf("act_%s_%d", m.TypeName(), len(cases)), m, x)
 	}
 	add("maxpool2d", must(NewMaxPool2d([]int{3}, Stride(2), Padding(1))), randDense(r, 1, 2, 5, 6))
 	add("avgpool2d", must(NewAvgPool2d([]int{3}, Stride(2), Padding(1))), randDense(r, 1, 2, 5, 6))

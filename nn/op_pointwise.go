@@ -26,9 +26,11 @@ const (
 	actSquare // x²
 	actInvStd // 1/√(x + eps), eps in e
 	actCopy   // x, into fresh contiguous storage
+	actGELU   // x·Φ(x); b = 1 selects the tanh approximation
+	actSiLU   // x·σ(x)
 )
 
-var actNames = [...]string{"relu", "hardtanh", "leaky_relu", "elu", "hardsigmoid", "hardswish", "sigmoid", "tanh", "scale", "square", "invstd", "contiguous"}
+var actNames = [...]string{"relu", "hardtanh", "leaky_relu", "elu", "hardsigmoid", "hardswish", "sigmoid", "tanh", "scale", "square", "invstd", "contiguous", "gelu", "silu"}
 
 // act is an activation with its parameters: a, b are (min, max) for
 // hardtanh, the negative slope for leaky_relu and alpha for elu.
@@ -80,6 +82,15 @@ func (a act) f(x float32) float32 {
 		return float32(1 / math.Sqrt(float64(x)+a.e))
 	case actCopy:
 		return x
+	case actGELU:
+		v := float64(x)
+		if a.b == 1 {
+			return float32(0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
+		}
+		return float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
+	case actSiLU:
+		v := float64(x)
+		return float32(v / (1 + math.Exp(-v)))
 	}
 	panic("nn: unknown activation")
 }
@@ -136,6 +147,20 @@ func (a act) df(x float32) float32 {
 		return float32(-0.5 / (v * math.Sqrt(v)))
 	case actCopy:
 		return 1
+	case actGELU:
+		v := float64(x)
+		if a.b == 1 {
+			k := math.Sqrt(2 / math.Pi)
+			inner := k * (v + 0.044715*v*v*v)
+			t := math.Tanh(inner)
+			return float32(0.5*(1+t) + 0.5*v*(1-t*t)*k*(1+3*0.044715*v*v))
+		}
+		cdf := 0.5 * (1 + math.Erf(v/math.Sqrt2))
+		pdf := math.Exp(-0.5*v*v) / math.Sqrt(2*math.Pi)
+		return float32(cdf + v*pdf)
+	case actSiLU:
+		sg := 1 / (1 + math.Exp(-float64(x)))
+		return float32(sg * (1 + float64(x)*(1-sg)))
 	}
 	panic("nn: unknown activation")
 }

@@ -114,7 +114,7 @@ for typ, m, args in [
     ("ReLU", nn.ReLU(), {}), ("ReLU6", nn.ReLU6(), {}), ("ELU", nn.ELU(0.7), {"alpha": 0.7}),
     ("LeakyReLU", nn.LeakyReLU(0.2), {"slope": 0.2}), ("Hardtanh", nn.Hardtanh(-2.0, 1.5), {"min": -2.0, "max": 1.5}),
     ("Hardsigmoid", nn.Hardsigmoid(), {}), ("Hardswish", nn.Hardswish(), {}), ("Sigmoid", nn.Sigmoid(), {}),
-    ("Tanh", nn.Tanh(), {}),
+    ("Tanh", nn.Tanh(), {}), ("GELU", nn.GELU(), {}), ("SiLU", nn.SiLU(), {}),
 ]:
     add("act_" + typ, typ, args, m, [grid])
 
@@ -247,6 +247,7 @@ add("embedding_bag_mean_fixed_pad", "EmbeddingBag", {"num": 7, "dim": 3, "mode":
     randomize(nn.EmbeddingBag(7, 3, mode="mean", padding_idx=1)), [torch.tensor([[0, 1, 2], [1, 1, 1], [6, 5, 6]])])
 add("embedding_bag_max_offsets", "EmbeddingBag", {"num": 6, "dim": 4, "mode": "max"},
     randomize(nn.EmbeddingBag(6, 4, mode="max")), [torch.tensor([2, 4, 4, 0, 5, 1]), torch.tensor([0, 3, 3, 4])])
+add("act_GELU_tanh", "GELU", {"approximate": "tanh"}, nn.GELU(approximate="tanh"), [grid])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
@@ -307,6 +308,9 @@ addgrad("embedding_bag_mean", "EmbeddingBag", {"num": 6, "dim": 3, "mode": "mean
         randomize(nn.EmbeddingBag(6, 3, mode="mean", padding_idx=0)), [torch.tensor([[1, 0, 3], [0, 0, 4]])])
 addgrad("embedding_bag_max", "EmbeddingBag", {"num": 6, "dim": 3, "mode": "max"},
         randomize(nn.EmbeddingBag(6, 3, mode="max")), [torch.tensor([1, 2, 3, 3, 5]), torch.tensor([0, 1, 4])])
+addgrad("gelu", "GELU", {}, nn.GELU(), [x(3, 7) * 2])
+addgrad("gelu_tanh", "GELU", {"approximate": "tanh"}, nn.GELU(approximate="tanh"), [x(3, 7) * 2])
+addgrad("silu", "SiLU", {}, nn.SiLU(), [x(3, 7) * 2])
 addgrad("linear", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(2, 4, 5)])
 
 os.makedirs("nn/testdata", exist_ok=True)
