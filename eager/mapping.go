@@ -190,11 +190,12 @@ func convConverter(relu bool) Converter {
 // overriding its own when w is non-nil) using the qconfig and observer of
 // owner.
 func convFrom(owner, conv nn.Module, w *tensor.Dense, relu bool, bias ...*tensor.Dense) (nn.Module, error) {
-	c, transposed, ok := fuse.ConvOf(conv)
-	if !ok || transposed {
-		return nil, fmt.Errorf("cannot convert %T to a quantized convolution", conv)
+	c, _, ok := fuse.ConvOf(conv)
+	kind, known := map[string]nodes.ConvKind{"Conv1d": nodes.Conv1d, "Conv2d": nodes.Conv2d, "Conv3d": nodes.Conv3d,
+		"ConvTranspose1d": nodes.ConvTranspose1d, "ConvTranspose2d": nodes.ConvTranspose2d}[conv.TypeName()]
+	if !ok || !known {
+		return nil, fmt.Errorf("cannot convert %s (%T) to a quantized convolution", conv.TypeName(), conv)
 	}
-	kind := map[string]nodes.ConvKind{"Conv1d": nodes.Conv1d, "Conv2d": nodes.Conv2d, "Conv3d": nodes.Conv3d}[conv.TypeName()]
 	if relu {
 		kind++
 	}
@@ -350,6 +351,8 @@ func init() {
 		"Conv1d":          convConverter(false),
 		"Conv2d":          convConverter(false),
 		"Conv3d":          convConverter(false),
+		"ConvTranspose1d": convConverter(false),
+		"ConvTranspose2d": convConverter(false),
 		"ConvReLU1d":      convConverter(true),
 		"ConvReLU2d":      convConverter(true),
 		"ConvReLU3d":      convConverter(true),

@@ -202,6 +202,12 @@ func encodeOwn(m nn.Module) (*Record, error) {
 		r.SetInts("stride", o.Stride)
 		r.SetInts("padding", o.Padding)
 		r.SetInts("dilation", o.Dilation)
+		for _, v := range o.OutputPadding {
+			if v != 0 {
+				r.SetInts("output_padding", o.OutputPadding)
+				break
+			}
+		}
 		r.SetInt("groups", int64(o.Groups))
 		r.SetFloat("scale", f.Scale)
 		r.SetInt("zero_point", f.ZeroPoint)
@@ -591,7 +597,7 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 		}
 		return nodes.NewQuantizedLinear(r.QTensors["weight"], r.Tensors["bias"], s, z, relu)
 	case "nodes.QuantizedConv":
-		kind, err1 := r.IntIn("kind", int64(nodes.Conv1d), int64(nodes.Conv3dReLU))
+		kind, err1 := r.IntIn("kind", int64(nodes.Conv1d), int64(nodes.ConvTranspose2d))
 		st, err2 := intsOpt(r, "stride")
 		pad, err3 := intsOpt(r, "padding")
 		dil, err4 := intsOpt(r, "dilation")
@@ -601,8 +607,12 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 		if err := firstErr(err1, err2, err3, err4, err5, err6, err7); err != nil {
 			return nil, err
 		}
+		op, err8 := intsOpt(r, "output_padding")
+		if err8 != nil {
+			return nil, err8
+		}
 		return nodes.NewQuantizedConv(nodes.ConvKind(kind), r.QTensors["weight"], r.Tensors["bias"],
-			ops.ConvOptions{Stride: st, Padding: pad, Dilation: dil, Groups: g}, s, z)
+			ops.ConvOptions{Stride: st, Padding: pad, Dilation: dil, OutputPadding: op, Groups: g}, s, z)
 	case "nodes.QuantizedActivation":
 		p, err1 := r.Float("param")
 		s, err2 := r.Float("scale")

@@ -321,3 +321,27 @@ func TestLoadMutations(t *testing.T) {
 		}
 	}
 }
+
+func TestConvTransposeConvertSaveLoad(t *testing.T) {
+	r := rand.New(rand.NewSource(20))
+	ct, err := nn.NewConvTranspose2d(2, 3, []int{3}, nn.Stride(2), nn.OutputPadding(1), nn.WithSeed(21))
+	must(t, err)
+	m, _ := nn.NewSequential(NewQuantStub(nil), ct, NewDeQuantStub(nil))
+	m.QConfig = DefaultQConfig()
+	q, err := Quantize(m, DefaultEvalFn, []any{[]*tensor.Dense{randDense(r, 1, 2, 2, 5, 5)}})
+	must(t, err)
+	if tn := q.ModuleBase().Children()[1].Module.TypeName(); tn != "QuantizedConvTranspose2d" {
+		t.Fatalf("converted to %s", tn)
+	}
+	l := roundTrip(t, q)
+	x := randDense(r, 1, 1, 2, 5, 5)
+	y1, err := Run(q, x)
+	must(t, err)
+	y2, err := Run(l, x)
+	must(t, err)
+	equalDense(t, "conv transpose round trip", y1, y2)
+	m.QConfig = DefaultPerChannelQConfig()
+	if _, err := Quantize(m, DefaultEvalFn, []any{[]*tensor.Dense{x}}); err == nil || !strings.Contains(err.Error(), `module "1" (ConvTranspose2d)`) {
+		t.Fatalf("per-channel transposed weights: %v", err)
+	}
+}

@@ -12,13 +12,15 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// QuantizedConv is nn.quantized.Conv1d/2d/3d and
-// nn.intrinsic.quantized.ConvReLU1d/2d/3d (Kind Conv1d … Conv3dReLU): a
-// convolution of a quint8 per-tensor input (N, C, spatial…) with a qint8
-// weight (Out, C/groups, k…) packed once by the constructor, float32 bias,
-// output requantized to (Scale, ZeroPoint) and, for the ReLU kinds, clamped
-// below at ZeroPoint. Zero padding only. Forward equals ops.Conv*d(ReLU)
-// bit for bit.
+// QuantizedConv is nn.quantized.Conv1d/2d/3d,
+// nn.intrinsic.quantized.ConvReLU1d/2d/3d (Kind Conv1d … Conv3dReLU) and
+// nn.quantized.ConvTranspose1d/2d (Kind ConvTranspose1d, ConvTranspose2d):
+// a convolution of a quint8 per-tensor input (N, C, spatial…) with a qint8
+// weight (Out, C/groups, k…; transposed: (C, Out/groups, k…)) packed once
+// by the constructor, float32 bias, output requantized to (Scale,
+// ZeroPoint) and, for the ReLU kinds, clamped below at ZeroPoint. Zero
+// padding only. Forward equals ops.Conv*d(ReLU) / ops.ConvTranspose*d bit
+// for bit.
 type QuantizedConv struct {
 	nn.Base
 	nn.Stateless
@@ -29,7 +31,7 @@ type QuantizedConv struct {
 }
 
 // NewQuantizedConv packs w and bias for kind (Conv1d, Conv1dReLU, Conv2d,
-// Conv2dReLU, Conv3d, Conv3dReLU) with the hyper-parameters opt and returns
+// Conv2dReLU, Conv3d, Conv3dReLU, ConvTranspose1d, ConvTranspose2d) with the hyper-parameters opt and returns
 // the module with quint8 output qparams (scale, zeroPoint). Errors:
 // anything the ops.Prepack function rejects, invalid output qparams,
 // another kind.
@@ -49,8 +51,12 @@ func NewQuantizedConv(kind ConvKind, w *qtensor.QTensor, bias *tensor.Dense, opt
 		p, err = ops.PrepackConv2d(w, bias, opt)
 	case Conv3d, Conv3dReLU:
 		p, err = ops.PrepackConv3d(w, bias, opt)
+	case ConvTranspose1d:
+		p, err = ops.PrepackConvTranspose1d(w, bias, opt)
+	case ConvTranspose2d:
+		p, err = ops.PrepackConvTranspose2d(w, bias, opt)
 	default:
-		return nil, fmt.Errorf("nodes: QuantizedConv: kind %d is not a forward convolution", kind)
+		return nil, fmt.Errorf("nodes: QuantizedConv: unknown convolution kind %d", kind)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("nodes: QuantizedConv: %w", err)
@@ -59,8 +65,8 @@ func NewQuantizedConv(kind ConvKind, w *qtensor.QTensor, bias *tensor.Dense, opt
 }
 
 // QuantizedConvFromFloat is nnq.Conv*d.from_float (and
-// nniq.ConvReLU*d.from_float with relu) for a float nn.Conv1d, Conv2d or
-// Conv3d: the fresh weight observer wobs observes the weight once, the bias
+// nniq.ConvReLU*d.from_float with relu) for a float nn.Conv1d, Conv2d,
+// Conv3d, ConvTranspose1d or ConvTranspose2d: the fresh weight observer wobs observes the weight once, the bias
 // stays float32, out are the per-tensor quint8 output qparams. Only zero
 // padding (the nn convolutions' only mode) exists.
 func QuantizedConvFromFloat(conv nn.Module, wobs observer.Observer, out qdtype.QParams, relu bool) (*QuantizedConv, error) {
@@ -73,10 +79,17 @@ func QuantizedConvFromFloat(conv nn.Module, wobs observer.Observer, out qdtype.Q
 		c, kind = &f.ConvNd, Conv2d
 	case *nn.Conv3d:
 		c, kind = &f.ConvNd, Conv3d
+	case *nn.ConvTranspose1d:
+		c, kind = &f.ConvNd, ConvTranspose1d
+	case *nn.ConvTranspose2d:
+		c, kind = &f.ConvNd, ConvTranspose2d
 	default:
-		return nil, fmt.Errorf("nodes: QuantizedConv: from float: want nn.Conv1d, Conv2d or Conv3d, got %T", conv)
+		return nil, fmt.Errorf("nodes: QuantizedConv: from float: want nn.Conv1d/2d/3d or ConvTranspose1d/2d, got %T", conv)
 	}
 	if relu {
+		if kind == ConvTranspose1d || kind == ConvTranspose2d {
+			return nil, fmt.Errorf("nodes: QuantizedConv: transposed convolutions have no fused ReLU")
+		}
 		kind++
 	}
 	if out.PerChannel() {
@@ -131,6 +144,10 @@ func (m *QuantizedConv) TypeName() string {
 		return "QuantizedConv3d"
 	case Conv3dReLU:
 		return "QuantizedConvReLU3d"
+	case ConvTranspose1d:
+		return "QuantizedConvTranspose1d"
+	case ConvTranspose2d:
+		return "QuantizedConvTranspose2d"
 	}
 	return fmt.Sprintf("QuantizedConv(kind %d)", m.Kind)
 }

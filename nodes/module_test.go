@@ -115,6 +115,19 @@ func TestModulesMatchOps(t *testing.T) {
 		modSame(t, m.TypeName(), got, want, err)
 	}
 
+	// ConvTranspose2d (per-tensor weights).
+	convT, _ := nn.NewConvTranspose2d(4, 2, []int{3}, nn.Stride(2), nn.Padding(1), nn.OutputPadding(1), nn.WithSeed(5))
+	{
+		obs, _ := observer.DefaultWeightObserver()
+		m, err := QuantizedConvFromFloat(convT, obs, qdtype.MustPerTensor(qdtype.QUInt8Dtype, 0.05, 60), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := modRun(t, m, x4, &inQP)
+		want, err := ops.ConvTranspose2d(q4, m.Packed, 0.05, 60)
+		modSame(t, m.TypeName(), got, want, err)
+	}
+
 	// Linear / LinearReLU on (…, In).
 	lin, _ := nn.NewLinear(6, 5, nn.WithSeed(3))
 	x3 := modDense(r, 1, 2, 3, 6)
