@@ -121,7 +121,8 @@ func binarySetup(op string, a, b *qtensor.QTensor, scale float64, zp int64) (act
 //	q = clamp(zp + rne(f32(f32(f32(qa − za)·sa) + f32(f32(qb − zb)·sb))·f32(1/scale)), qmin, qmax)
 //
 // with half-to-even rounding. a and b broadcast (NumPy rules) and must have
-// the same dtype. PyTorch: torch.ops.quantized.add(a, b, scale, zero_point)
+// the same dtype (qint32 operands are computed in exact arithmetic, see
+// binary_int32.go). PyTorch: torch.ops.quantized.add(a, b, scale, zero_point)
 // / FloatFunctional.add after convert (QFunctional.add). Errors: bad
 // operands, different dtypes, shapes that do not broadcast, invalid output
 // qparams.
@@ -137,6 +138,9 @@ func AddReLU(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QT
 }
 
 func addOp(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
+	if isQInt32(a) {
+		return binaryInt32(op, a, b, scale, zp, false, relu)
+	}
 	qa, qb, out, err := binarySetup(op, a, b, scale, zp)
 	if err != nil {
 		return nil, err
@@ -159,7 +163,8 @@ func addOp(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool)
 //
 //	q = clamp(zp + rne(f32((qa − za)·(qb − zb))·m), qmin, qmax),  m = f32(f32(sa·sb)·f32(1/scale))
 //
-// with half-to-even rounding. Broadcasting, dtypes and errors as Add's.
+// with half-to-even rounding (qint32: exact arithmetic, as Add). Broadcasting,
+// dtypes and errors as Add's.
 // PyTorch: torch.ops.quantized.mul / QFunctional.mul.
 func Mul(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QTensor, error) {
 	return mulOp("mul", a, b, scale, zeroPoint, false)
@@ -172,6 +177,9 @@ func MulReLU(a, b *qtensor.QTensor, scale float64, zeroPoint int64) (*qtensor.QT
 }
 
 func mulOp(op string, a, b *qtensor.QTensor, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
+	if isQInt32(a) {
+		return binaryInt32(op, a, b, scale, zp, true, relu)
+	}
 	qa, qb, out, err := binarySetup(op, a, b, scale, zp)
 	if err != nil {
 		return nil, err
@@ -402,6 +410,9 @@ func CatKeepQParams(xs []*qtensor.QTensor, dim int) (*qtensor.QTensor, error) {
 func catOp(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("ops: %s: no tensors", op)
+	}
+	if isQInt32(xs[0]) {
+		return catInt32(op, xs, dim, scale, zp, relu)
 	}
 	info := make([]act8, len(xs))
 	for i, x := range xs {
