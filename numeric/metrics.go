@@ -68,7 +68,8 @@ type accum struct {
 	haveRange                  bool
 
 	maxSamples int
-	seen       int64
+	seen, next int64 // pairs seen; stream index of the next pair to keep
+	w          float64
 	sf, sq     []float32
 	rng        *rand.Rand
 }
@@ -97,35 +98,81 @@ func (a *accum) addFloat(x, y []float32) error {
 		a.syy += yv * yv
 		a.sxy += xv * yv
 		a.see += e * e
-		ae := math.Abs(e)
+		ae := e
+		if ae < 0 {
+			ae = -ae
+		}
 		a.sabs += ae
 		if ae > a.maxAbs {
 			a.maxAbs = ae
 		}
-		a.fmin, a.fmax = math.Min(a.fmin, xv), math.Max(a.fmax, xv)
-		a.qmin, a.qmax = math.Min(a.qmin, yv), math.Max(a.qmax, yv)
-		a.sample(x[i], y[i])
+		if xv < a.fmin {
+			a.fmin = xv
+		}
+		if xv > a.fmax {
+			a.fmax = xv
+		}
+		if yv < a.qmin {
+			a.qmin = yv
+		}
+		if yv > a.qmax {
+			a.qmax = yv
+		}
 	}
+	a.sample(x, y)
 	a.n += int64(len(x))
 	return nil
 }
 
-// sample keeps a uniform sample of at most maxSamples pairs (Algorithm R,
-// with a fixed seed so that reports are reproducible).
-func (a *accum) sample(x, y float32) {
-	t := a.seen
-	a.seen++
-	if a.maxSamples <= 0 {
+// sample adds the pairs (x[i], y[i]) to a uniform sample of at most
+// maxSamples pairs over everything seen: reservoir sampling with Li's
+// Algorithm L, which draws random numbers only for the pairs it keeps, and
+// a fixed seed so that reports are reproducible.
+func (a *accum) sample(x, y []float32) {
+	k := int64(a.maxSamples)
+	if k <= 0 {
+		a.seen += int64(len(x))
 		return
 	}
-	if len(a.sf) < a.maxSamples {
-		a.sf = append(a.sf, x)
-		a.sq = append(a.sq, y)
+	i := 0
+	for ; i < len(x) && a.seen < k; i++ {
+		a.sf = append(a.sf, x[i])
+		a.sq = append(a.sq, y[i])
+		a.seen++
+		if a.seen == k {
+			a.w = math.Exp(math.Log(a.rand01()) / float64(k))
+			a.next = k + a.skip()
+		}
+	}
+	if a.seen < k { // every pair kept so far
 		return
 	}
-	if j := a.rng.Int64N(t + 1); j < int64(a.maxSamples) {
-		a.sf[j], a.sq[j] = x, y
+	base := a.seen - int64(i) // stream index of x[0]
+	for a.next < base+int64(len(x)) {
+		j := a.rng.Int64N(k)
+		a.sf[j], a.sq[j] = x[a.next-base], y[a.next-base]
+		a.w *= math.Exp(math.Log(a.rand01()) / float64(k))
+		a.next += 1 + a.skip()
 	}
+	a.seen = base + int64(len(x))
+}
+
+// rand01 is uniform in (0, 1).
+func (a *accum) rand01() float64 {
+	for {
+		if u := a.rng.Float64(); u > 0 {
+			return u
+		}
+	}
+}
+
+// skip is Algorithm L's gap, floor(log(u)/log(1 − w)).
+func (a *accum) skip() int64 {
+	g := math.Floor(math.Log(a.rand01()) / math.Log1p(-a.w))
+	if g > 1<<60 || math.IsNaN(g) {
+		return 1 << 60
+	}
+	return int64(g)
 }
 
 // addQuant accumulates the float reference x and the quantized twin q.
