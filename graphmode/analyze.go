@@ -2,7 +2,6 @@ package graphmode
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"gorgonia.org/gorgonia"
@@ -354,25 +353,18 @@ func (a *analysis) foldBN(p *pattern) error {
 	if err != nil || add == nil {
 		return err
 	}
-	mean, variance := op.Stats()
-	eps, ok := field(op, "epsilon")
-	if !ok || mean == nil || variance == nil || mean.Dtype() != tensor.Float32 || variance.Dtype() != tensor.Float32 {
-		return nil
-	}
-	c := len(gamma)
-	md, mok := mean.(*tensor.Dense)
-	vd, vok := variance.(*tensor.Dense)
-	if !mok || !vok || md.Shape().TotalSize() != c || vd.Shape().TotalSize() != c {
-		return nil
+	mean, variance, eps, err := bnStats(op)
+	if err != nil || len(mean) != len(gamma) {
+		return nil // not foldable: stays float (and errors there if unreadable)
 	}
 	vec := func(v []float32) *tensor.Dense {
 		return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(append([]float32(nil), v...)))
 	}
 	var w, b *tensor.Dense
 	if p.kind == kLinear {
-		w, b, err = fuse.FuseLinearBNWeights(p.weight, p.bias, vec(md.Float32s()), vec(vd.Float32s()), eps.Float(), vec(gamma), vec(beta))
+		w, b, err = fuse.FuseLinearBNWeights(p.weight, p.bias, vec(mean), vec(variance), eps, vec(gamma), vec(beta))
 	} else {
-		w, b, err = fuse.FuseConvBNWeights(p.weight, p.bias, vec(md.Float32s()), vec(vd.Float32s()), eps.Float(), vec(gamma), vec(beta), false)
+		w, b, err = fuse.FuseConvBNWeights(p.weight, p.bias, vec(mean), vec(variance), eps, vec(gamma), vec(beta), false)
 	}
 	if err != nil {
 		return fmt.Errorf("folding batch norm %s: %w", bnNode.Name(), err)
@@ -539,13 +531,4 @@ func (a *analysis) matchDynamic() error {
 		a.claim(p)
 	}
 	return nil
-}
-
-// names lists node names for the report.
-func names(ns []*gorgonia.Node) string {
-	var s []string
-	for _, n := range ns {
-		s = append(s, n.Name())
-	}
-	return strings.Join(s, ", ")
 }

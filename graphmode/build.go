@@ -403,12 +403,12 @@ func (b *builder) qOf(n *gorgonia.Node) (*gorgonia.Node, error) {
 			if xq, err = b.qIn(p.in); err != nil {
 				return nil, err
 			}
-			wobs, err := newObserver(b.qc.Weight, "weight")
-			if err != nil {
+			var wobs observer.Observer
+			if wobs, err = newObserver(b.qc.Weight, "weight"); err != nil {
 				return nil, err
 			}
-			wq, err := nodes.QuantizeWeight(p.weight, wobs)
-			if err != nil {
+			var wq *qtensor.QTensor
+			if wq, err = nodes.QuantizeWeight(p.weight, wobs); err != nil {
 				return nil, fmt.Errorf("quantizing the weight of %s: %w", n.Name(), err)
 			}
 			if p.kind == kLinear {

@@ -33,6 +33,12 @@ func TestBadInputsAreErrors(t *testing.T) {
 	x64 := gorgonia.NewMatrix(g64, tensor.Float64, gorgonia.WithShape(2, 2), gorgonia.WithName("x"))
 	y64 := gorgonia.Must(gorgonia.Tanh(x64))
 
+	// A BatchNormOp not built by gorgonia.BatchNorm (no statistics).
+	gb := gorgonia.NewGraph()
+	xb := gorgonia.NewTensor(gb, tensor.Float32, 4, gorgonia.WithShape(1, 2, 3, 3), gorgonia.WithName("x"))
+	yb, err := gorgonia.ApplyOp(&gorgonia.BatchNormOp{}, xb)
+	must(t, err)
+
 	qint8Acts := &QConfig{Activation: eager.ObserverFactory(observer.WithArgs(observer.NewMinMaxObserver, observer.WithDtype(qdtype.QInt8Dtype))), Weight: eager.ObserverFactory(observer.DefaultWeightObserver)}
 	boom := errors.New("boom")
 	cases := []struct {
@@ -89,6 +95,10 @@ func TestBadInputsAreErrors(t *testing.T) {
 			_, err := QuantizeGraph(gc, gorgonia.Nodes{yc}, eager.DefaultQConfig(), noop)
 			return err
 		}, "has no value"},
+		{"batch norm without statistics", func() error {
+			_, err := QuantizeGraph(gb, gorgonia.Nodes{yb}, eager.DefaultQConfig(), noop)
+			return err
+		}, "no running statistics"},
 		{"float64 graph", func() error {
 			_, err := QuantizeGraph(g64, gorgonia.Nodes{y64}, eager.DefaultQConfig(), noop)
 			return err

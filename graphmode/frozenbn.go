@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"reflect"
 	"sync/atomic"
 
 	"github.com/chewxy/hm"
@@ -26,18 +27,30 @@ type frozenBNOp struct {
 	alpha, beta []float32
 }
 
-func newFrozenBN(op *gorgonia.BatchNormOp) (*frozenBNOp, error) {
-	mean, variance := op.Stats()
-	md, ok1 := mean.(*tensor.Dense)
-	vd, ok2 := variance.(*tensor.Dense)
-	eps, ok3 := field(op, "epsilon")
-	if !ok1 || !ok2 || !ok3 || md.Dtype() != tensor.Float32 || vd.Dtype() != tensor.Float32 || md.Size() != vd.Size() {
-		return nil, fmt.Errorf("batch norm statistics are not two float32 vectors of one length")
+// bnStats reads a BatchNormOp's running statistics and eps (the latter by
+// reflection: BatchNormOp has no accessor for it).
+func bnStats(op *gorgonia.BatchNormOp) (mean, variance []float32, eps float64, err error) {
+	m, v := op.Stats()
+	md, ok1 := m.(*tensor.Dense)
+	vd, ok2 := v.(*tensor.Dense)
+	e, ok3 := field(op, "epsilon")
+	if !ok1 || !ok2 || md == nil || vd == nil || !ok3 || e.Kind() != reflect.Float64 {
+		return nil, nil, 0, fmt.Errorf("batch norm op has no running statistics or eps (not built by gorgonia.BatchNorm?)")
 	}
-	m, v := md.Float32s(), vd.Float32s()
+	if md.Dtype() != tensor.Float32 || vd.Dtype() != tensor.Float32 || md.Size() != vd.Size() || md.RequiresIterator() || vd.RequiresIterator() {
+		return nil, nil, 0, fmt.Errorf("batch norm statistics are not two contiguous float32 vectors of one length")
+	}
+	return append([]float32(nil), md.Float32s()...), append([]float32(nil), vd.Float32s()...), e.Float(), nil
+}
+
+func newFrozenBN(op *gorgonia.BatchNormOp) (*frozenBNOp, error) {
+	m, v, eps, err := bnStats(op)
+	if err != nil {
+		return nil, err
+	}
 	f := &frozenBNOp{id: frozenIDs.Add(1), alpha: make([]float32, len(m)), beta: make([]float32, len(m))}
 	for c := range m {
-		f.alpha[c] = 1 / math32.Sqrt(v[c]+float32(eps.Float()))
+		f.alpha[c] = 1 / math32.Sqrt(v[c]+float32(eps))
 		f.beta[c] = -m[c] * f.alpha[c]
 	}
 	return f, nil
