@@ -301,8 +301,8 @@ type result struct {
 	// processes on a shared machine, not to their cache pollution.
 	GOPSCPU     float64 `json:"gops_cpu,omitempty"`
 	GOPSCPUBest float64 `json:"gops_cpu_best,omitempty"` // fastest trial by CPU time
-	MsPerOp float64 `json:"ms_per_call"`
-	Path    string  `json:"kernel_path,omitempty"`
+	MsPerOp     float64 `json:"ms_per_call"`
+	Path        string  `json:"kernel_path,omitempty"`
 }
 
 func main() {
