@@ -17,6 +17,11 @@ func Padding(p ...int) Option { return func(o *options) { o.padding = p } }
 // Dilation sets the spacing between kernel taps.
 func Dilation(d ...int) Option { return func(o *options) { o.dilation = d } }
 
+// PaddingSame pads so that the output has the input's spatial size
+// (PyTorch's padding="same", stride 1 only): a total of d·(k−1) per axis,
+// half on the left and the rest on the right.
+func PaddingSame() Option { return func(o *options) { o.paddingSame = true } }
+
 // Groups sets the number of channel groups (in and out channels must divide by it).
 func Groups(g int) Option { return func(o *options) { o.groups = g } }
 
@@ -54,13 +59,15 @@ type ConvNd struct {
 	KernelSize, Stride, Padding []int
 	Dilation, OutputPadding     []int
 	Groups                      int
-	Weight, Bias                *Parameter
-	transposed                  bool
+	// PaddingSame is PyTorch's padding="same" (Padding is then ignored).
+	PaddingSame  bool
+	Weight, Bias *Parameter
+	transposed   bool
 }
 
 func newConvNd(op string, nd int, transposed bool, in, out int, kernel []int, opts []Option) (ConvNd, error) {
 	o := buildOptions(opts)
-	c := ConvNd{InChannels: in, OutChannels: out, Groups: o.groups, transposed: transposed}
+	c := ConvNd{InChannels: in, OutChannels: out, Groups: o.groups, transposed: transposed, PaddingSame: o.paddingSame}
 	if c.Groups == 0 {
 		c.Groups = 1
 	}
@@ -102,6 +109,16 @@ func newConvNd(op string, nd int, transposed bool, in, out int, kernel []int, op
 }
 
 func (c *ConvNd) validate(op string) error {
+	if c.PaddingSame {
+		if c.transposed {
+			return fmt.Errorf("nn: %s: padding=same is not supported for transposed convolutions", op)
+		}
+		for _, st := range c.Stride {
+			if st != 1 {
+				return fmt.Errorf("nn: %s: padding=same needs stride 1, got %v", op, c.Stride)
+			}
+		}
+	}
 	if c.InChannels <= 0 || c.OutChannels <= 0 || c.Groups <= 0 {
 		return fmt.Errorf("nn: %s: channels and groups must be positive (in %d, out %d, groups %d)", op, c.InChannels, c.OutChannels, c.Groups)
 	}
@@ -215,6 +232,16 @@ func (c *ConvNd) ForwardWeights(x, w, b *gorgonia.Node) (*gorgonia.Node, error) 
 	var y *gorgonia.Node
 	if c.transposed {
 		y, err = convTransposeNodes(op, x, w, b, c.Stride, c.Padding, c.Dilation, c.OutputPadding, c.Groups)
+	} else if c.PaddingSame {
+		if err := c.validate(op); err != nil {
+			return nil, err
+		}
+		pl, pr := make([]int, nd), make([]int, nd)
+		for i := range pl {
+			total := c.Dilation[i] * (c.KernelSize[i] - 1)
+			pl[i], pr[i] = total/2, total-total/2
+		}
+		y, err = convNodesLR(op, x, w, b, c.Stride, pl, pr, c.Dilation, c.Groups)
 	} else {
 		y, err = convNodes(op, x, w, b, c.Stride, c.Padding, c.Dilation, c.Groups)
 	}
@@ -294,6 +321,12 @@ func checkGeometry(op string, nd int, stride, padding, dilation, outputPadding [
 // b (Out) or nil → (N, Out, Out…) with zero padding, as unfold (im2col)
 // followed by a matmul per group.
 func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups int) (*gorgonia.Node, error) {
+	return convNodesLR(op, x, w, b, stride, pad, pad, dil, groups)
+}
+
+// convNodesLR is convNodes with separate left and right zero padding (for
+// padding="same" with an even total).
+func convNodesLR(op string, x, w, b *gorgonia.Node, stride, pad, padR, dil []int, groups int) (*gorgonia.Node, error) {
 	s, ws := x.Shape(), w.Shape()
 	N, C := s[0], s[1]
 	cout, cg := ws[0], ws[1]
@@ -301,7 +334,7 @@ func convNodes(op string, x, w, b *gorgonia.Node, stride, pad, dil []int, groups
 		return nil, fmt.Errorf("nn: %s: input has %d channels, weight %v with %d groups expects %d", op, C, ws, groups, cg*groups)
 	}
 	k := []int(ws[2:])
-	out, err := convOut(op, s[2:], k, stride, pad, dil)
+	out, err := convOutLR(op, s[2:], k, stride, pad, padR, dil)
 	if err != nil {
 		return nil, err
 	}

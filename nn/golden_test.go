@@ -117,6 +117,9 @@ func buildGolden(c goldenCase) (Module, error) {
 		if v := argInts(a, "output_padding"); v != nil {
 			opts = append(opts, OutputPadding(v...))
 		}
+		if argBool(a, "same", false) {
+			opts = append(opts, PaddingSame())
+		}
 		return append(opts, Groups(argInt(a, "groups", 1)))
 	}
 	in, out := argInt(a, "in", 0), argInt(a, "out", 0)

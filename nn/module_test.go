@@ -364,6 +364,12 @@ func TestForwardErrors(t *testing.T) {
 	if _, err := NewConv2d(3, 4, []int{3, 3, 3}); err == nil {
 		t.Error("conv2d with a 3-d kernel accepted")
 	}
+	if _, err := NewConv2d(2, 2, []int{3}, PaddingSame(), Stride(2)); err == nil {
+		t.Error("padding=same with stride 2 accepted")
+	}
+	if _, err := NewConvTranspose2d(2, 2, []int{3}, PaddingSame()); err == nil {
+		t.Error("transposed conv with padding=same accepted")
+	}
 	if _, err := NewMaxPool2d([]int{2}, Padding(2)); err == nil {
 		t.Error("pool padding larger than half the kernel accepted")
 	}

@@ -25,9 +25,15 @@ func (w window) String() string {
 // convOut returns floor((in + 2p − d(k−1) − 1)/s) + 1 per axis, or an error
 // when the kernel does not fit.
 func convOut(op string, in, k, s, p, d []int) ([]int, error) {
+	return convOutLR(op, in, k, s, p, p, d)
+}
+
+// convOutLR is convOut with separate left (pl) and right (pr) padding.
+func convOutLR(op string, in, k, s, pl, pr, d []int) ([]int, error) {
+	p := pl
 	out := make([]int, len(in))
 	for i := range in {
-		span := in[i] + 2*p[i] - d[i]*(k[i]-1) - 1
+		span := in[i] + pl[i] + pr[i] - d[i]*(k[i]-1) - 1
 		if span < 0 {
 			return nil, fmt.Errorf("nn: %s: kernel %v with dilation %v does not fit input %v padded by %v", op, k, d, in, p)
 		}

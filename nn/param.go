@@ -121,6 +121,7 @@ type options struct {
 	noBias                                   bool
 	stride, padding, dilation, outputPadding []int
 	groups                                   int
+	paddingSame                              bool
 }
 
 // WithSeed makes the constructor draw its initial weights from a fresh

@@ -248,6 +248,10 @@ add("embedding_bag_mean_fixed_pad", "EmbeddingBag", {"num": 7, "dim": 3, "mode":
 add("embedding_bag_max_offsets", "EmbeddingBag", {"num": 6, "dim": 4, "mode": "max"},
     randomize(nn.EmbeddingBag(6, 4, mode="max")), [torch.tensor([2, 4, 4, 0, 5, 1]), torch.tensor([0, 3, 3, 4])])
 add("act_GELU_tanh", "GELU", {"approximate": "tanh"}, nn.GELU(approximate="tanh"), [grid])
+add("conv2d_same_even", "Conv2d", {"in": 2, "out": 3, "kernel": [4, 3], "dilation": [1, 2], "same": True},
+    randomize(nn.Conv2d(2, 3, (4, 3), padding="same", dilation=(1, 2))), [x(1, 2, 6, 7)])
+add("conv1d_same", "Conv1d", {"in": 2, "out": 2, "kernel": [4], "same": True, "groups": 2},
+    randomize(nn.Conv1d(2, 2, 4, padding="same", groups=2)), [x(2, 2, 5)])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
