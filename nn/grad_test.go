@@ -194,6 +194,26 @@ func TestGradients(t *testing.T) {
 	add("log_softmax", NewLogSoftmax(-1), randDense(r, 3, 5))
 	add("maxpool1d", must(NewMaxPool1d(3, Stride(2), Padding(1))), distinct(r, 2, 2, 7))
 	add("adaptive_avgpool1d", NewAdaptiveAvgPool1d(3), randDense(r, 2, 2, 7))
+	affW, affB := NewParameter(randDense(r, 3)), NewParameter(randDense(r, 3))
+	add("channel_affine_invstd", &funcModule{f: func(x *gorgonia.Node) (*gorgonia.Node, error) {
+		w, err := affW.Node(x.Graph())
+		if err != nil {
+			return nil, err
+		}
+		b, err := affB.Node(x.Graph())
+		if err != nil {
+			return nil, err
+		}
+		sq, err := activate(x, act{kind: actSquare})
+		if err != nil {
+			return nil, err
+		}
+		is, err := InvStd(sq, 0.5)
+		if err != nil {
+			return nil, err
+		}
+		return ChannelAffine(is, w, b, 1)
+	}, params: []Named{{"w", affW}, {"b", affB}}}, randDense(r, 2, 3, 2))
 	add("float_functional", &funcModule{f: func(x *gorgonia.Node) (*gorgonia.Node, error) {
 		ff := NewFloatFunctional()
 		sq, err := ff.Mul(x, x)
@@ -211,12 +231,16 @@ func TestGradients(t *testing.T) {
 	}
 }
 
-// funcModule is a test module running a function.
+// funcModule is a test module running a function, with optional
+// parameters it uses.
 type funcModule struct {
 	Base
-	Stateless
-	f func(x *gorgonia.Node) (*gorgonia.Node, error)
+	f      func(x *gorgonia.Node) (*gorgonia.Node, error)
+	params []Named
 }
+
+func (m *funcModule) NamedParameters() []Named { return m.params }
+func (m *funcModule) NamedBuffers() []Named    { return nil }
 
 func (m *funcModule) TypeName() string                                 { return "func" }
 func (m *funcModule) Forward(x *gorgonia.Node) (*gorgonia.Node, error) { return m.f(x) }
