@@ -105,8 +105,8 @@ func newAnalysis(g *gorgonia.ExprGraph, outputs []*gorgonia.Node) (*analysis, er
 		if gn, _ := g.Node(o.ID()).(*gorgonia.Node); o.Graph() != g || gn != o {
 			return nil, fmt.Errorf("output %d (%s) is not a node of the graph", i, o.Name())
 		}
-		if o.Dtype() != tensor.Float32 {
-			return nil, fmt.Errorf("output %d (%s) has dtype %v; graph mode quantizes float32 graphs", i, o.Name(), o.Dtype())
+		if dt, ok := dtypeOf(o); !ok || dt != tensor.Float32 {
+			return nil, fmt.Errorf("output %d (%s) has type %v; graph mode quantizes float32 graphs", i, o.Name(), o.Type())
 		}
 		a.isOutput[o] = true
 		a.outputs = append(a.outputs, o)
@@ -140,6 +140,17 @@ func newAnalysis(g *gorgonia.ExprGraph, outputs []*gorgonia.Node) (*analysis, er
 		}
 	}
 	return a, nil
+}
+
+// dtypeOf is n.Dtype() for nodes whose type has one (Node.Dtype panics
+// for other types).
+func dtypeOf(n *gorgonia.Node) (dt tensor.Dtype, ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return n.Dtype(), true
 }
 
 // only returns the single consumer of n, or nil when n has several, none,
