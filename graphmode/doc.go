@@ -22,8 +22,9 @@
 //   - linear: gorgonia.Mul(x, W) ("A × B", or "A × Bᵀ" with W as (N, K)) of a
 //     rank-2 activation x and a rank-2 weight input W that has a value,
 //     optionally followed by a bias add (Add, or BroadcastAdd's
-//     reshape/repeat chain, of a weight input holding N values) and by
-//     Rectify, which is fused (nn.intrinsic.quantized.LinearReLU);
+//     reshape/repeat chain, of a weight input holding N values), by
+//     gorgonia.BatchNorm (folded, as fuse_linear_bn_eval) and by Rectify,
+//     which is fused (nn.intrinsic.quantized.LinearReLU);
 //   - conv: gorgonia.Conv2d's subgraph im2col → reshape → A × Bᵀ → reshape →
 //     transpose{0,3,1,2} with its filter input (O, C, kh, kw), optionally
 //     followed by a per-channel bias add, by gorgonia.BatchNorm (folded into
@@ -41,21 +42,33 @@
 // only the next op of its pattern and must not be an output; otherwise the
 // pattern ends there.
 //
-// Every other op (Tanh, SoftMax, Sigmoid, matmuls of two activations, ...)
-// stays float: its quantized inputs are dequantized, and a quantized
-// pattern consuming its float output quantizes it again with the qparams an
-// observer recorded there during calibration. Data inputs are float32
-// nodes; quantized outputs are dequantized, so the new graph has the same
-// float32 interface as the original.
+// Every other op (Tanh, SoftMax, Sigmoid, matmuls of two activations or of
+// a weight and a data input, ...) stays float: its quantized inputs are
+// dequantized, and a quantized pattern consuming its float output quantizes
+// it again with the qparams an observer recorded there during calibration.
+// Data inputs are float32 nodes; quantized outputs are dequantized, so the
+// new graph has the same float32 interface as the original. A batch norm
+// that cannot be folded (not after a conv or linear, or with γ and β that
+// vary along other axes, as gorgonia.BatchNorm's default full-shape γ and β
+// do) stays float in its eval form (running statistics), computed by an op
+// of this package rather than by sharing Gorgonia's stateful BatchNormOp
+// with the original graph.
+//
+// QuantizeDynamicGraph replaces only linear patterns (matmul with a weight,
+// bias add); convolutions and everything else stay float, as PyTorch's
+// dynamic quantization covers Linear and RNN modules.
 //
 // # Inputs, weights, values
 //
 // An input node (no op) in a weight position — the right operand of a
-// matmul, a Conv2d filter, a bias or batch-norm γ/β of a recognised pattern
-// — is a weight and must hold a value (gorgonia.WithValue or WithInit);
-// one without a value is an error. Other input nodes are data inputs: they
-// are recreated in the new graphs (with a copy of their value, if they have
-// one) for the caller to Let. Only float32 graphs are supported.
+// matmul whose left operand carries data, a Conv2d filter, a bias or
+// batch-norm γ/β of a recognised pattern — is a weight and must hold a value
+// (gorgonia.WithValue or WithInit); one without a value is an error. An
+// input without a value on the right of a matmul whose left operand is a
+// weight is data (the W·X layout, which stays float). Other input nodes are
+// data inputs: they are recreated in the new graphs (with a copy of their
+// value, if they have one) for the caller to Let. Only float32 graphs are
+// supported.
 //
 // # Numerics
 //
