@@ -43,13 +43,18 @@ func NewDropout(p float64, opts ...Option) (*Dropout, error) {
 // TypeName returns "Dropout".
 func (m *Dropout) TypeName() string { return "Dropout" }
 
-// Forward returns x in eval mode (or P = 0), else a dropout node.
+// Forward returns x in eval mode (or P = 0), whatever its dtype, else a
+// dropout node (float32 only).
 func (m *Dropout) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
-	if err := checkF32Node("dropout", x, -1); err != nil {
-		return nil, err
+	if x == nil {
+		return nil, fmt.Errorf("nn: dropout: input node is nil")
 	}
 	if !m.Training() || m.P == 0 {
+		// Any dtype passes: a converted (quantized) model keeps its Dropout.
 		return x, nil
+	}
+	if err := checkF32Node("dropout", x, -1); err != nil {
+		return nil, err
 	}
 	if m.rng == nil {
 		m.mu, m.rng = &sync.Mutex{}, rand.New(rand.NewSource(0))
