@@ -6,6 +6,7 @@ import (
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/nodes"
+	"github.com/qgorgonia/qgorgonia/qat"
 	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/tensor"
 )
@@ -61,6 +62,17 @@ func quantWeights(m nn.Module) []namedQWeight {
 // weights, with a batch norm that follows it folded in (eval statistics,
 // as convert folds QAT ConvBn and FuseModules folds Conv+BN).
 func floatWeights(p *pair) (map[string]*tensor.Dense, error) {
+	for _, g := range p.group {
+		if qm, ok := g.Module.(qat.Module); ok {
+			// A QAT module: the weight convert quantizes, its batch norm
+			// folded in.
+			w, _, err := qm.FoldedWeightBias()
+			if err != nil {
+				return nil, err
+			}
+			return map[string]*tensor.Dense{"weight": w}, nil
+		}
+	}
 	leaves := p.leaves()
 	for i, m := range leaves {
 		var w nn.Module
@@ -108,7 +120,8 @@ func floatWeights(p *pair) (map[string]*tensor.Dense, error) {
 // floatModel should be the fused float model; with the unfused one, or a
 // QAT-fused one (ConvBn2d), a batch norm that follows the convolution or
 // linear layer is folded into the float weight first with its running
-// statistics, as convert does. Float16 weights of dynamic modules are not
+// statistics, as convert does. With the QAT model a quantized model was
+// converted from, its modules' FoldedWeightBias weights are compared. Float16 weights of dynamic modules are not
 // int8 and are not compared. Layer.Samples holds every weight value.
 // Errors: nil models, no quantized weight with a float twin, a float
 // weight whose shape differs from the quantized one's.
