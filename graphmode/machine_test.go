@@ -85,3 +85,35 @@ func TestOddGraphsStayFloat(t *testing.T) {
 		t.Fatalf("scalar output %v, want %v", got[0].Data(), y.Value().Data())
 	}
 }
+
+// A training graph (cost, Grad's backward nodes, a TapeMachine that ran it)
+// quantizes the same way: only what the outputs need is read, so backward
+// consumers do not break fusion.
+func TestQuantizeTrainingGraph(t *testing.T) {
+	const bs, in, hid, out = 4, 6, 8, 3
+	w1, b1, w2, b2 := mlpWeights(61, in, hid, out)
+	m := newMLP(w1, b1, w2, b2, bs, gorgonia.Rectify)
+	target := gorgonia.NewMatrix(m.g, tensor.Float32, gorgonia.WithShape(bs, out), gorgonia.WithName("target"))
+	cost := gorgonia.Must(gorgonia.Mean(gorgonia.Must(gorgonia.Square(gorgonia.Must(gorgonia.Sub(m.y, target))))))
+	var learn gorgonia.Nodes
+	for _, n := range m.g.AllNodes() {
+		if n.Op() == nil && n.Value() != nil {
+			learn = append(learn, n)
+		}
+	}
+	_, err := gorgonia.Grad(cost, learn...)
+	must(t, err)
+	vm := gorgonia.NewTapeMachine(m.g, gorgonia.BindDualValues(learn...))
+	must(t, gorgonia.Let(m.x, batches(62, 1, bs, in)[0]))
+	must(t, gorgonia.Let(target, batches(63, 1, bs, out)[0]))
+	must(t, vm.RunAll())
+	vm.Close()
+	r, err := QuantizeGraph(m.g, gorgonia.Nodes{m.y}, eager.DefaultQConfig(), calibrateWith(m.x, batches(64, 2, bs, in)))
+	must(t, err)
+	if len(r.Report.Quantized) != 2 || r.Report.Quantized[0].Op != "QLinearReLU" || len(r.Report.Float) != 0 {
+		t.Fatalf("report:\n%s", r.Describe())
+	}
+	if _, err := r.Input(target); err == nil {
+		t.Fatal("the target input, unused by the outputs, has a counterpart")
+	}
+}
