@@ -28,34 +28,44 @@ func dotGeneric(mr, cols, k4 int, a *uint8, lda int, p *PackedWeights, boff int,
 		}
 	}
 	r := 0
-	for ; r+4 <= mr; r += 4 {
-		// Four rows share every weight load.
-		c0 := cs[r*tileLd : r*tileLd+cols]
-		c1 := cs[(r+1)*tileLd : (r+1)*tileLd+cols]
-		c2 := cs[(r+2)*tileLd : (r+2)*tileLd+cols]
-		c3 := cs[(r+3)*tileLd : (r+3)*tileLd+cols]
+	for ; r+4 <= mr && k4 <= kcQuads; r += 4 {
+		// Four rows share every weight load, and two rows share every
+		// multiply: x = a[r][t] + a[r+1][t]·2³², so x·w = a[r][t]·w +
+		// a[r+1][t]·w·2³² exactly, and the int64 sum is S₀ + S₁·2³². With
+		// at most kcQuads·4 = 512 k (the driver's K blocks), |S₀| ≤
+		// 512·255·128 < 2³¹ and both sums come back exactly.
+		var acc01, acc23 [tileLd]int64
 		r0 := as[r*lda : r*lda+k4*4]
 		r1 := as[(r+1)*lda : (r+1)*lda+k4*4]
 		r2 := as[(r+2)*lda : (r+2)*lda+k4*4]
 		r3 := as[(r+3)*lda : (r+3)*lda+k4*4]
+		p01, p23 := acc01[:cols], acc23[:cols]
 		for q := 0; q < k4; q++ {
-			a := r0[4*q : 4*q+4 : 4*q+4]
-			x00, x01, x02, x03 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
-			a = r1[4*q : 4*q+4 : 4*q+4]
-			x10, x11, x12, x13 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
-			a = r2[4*q : 4*q+4 : 4*q+4]
-			x20, x21, x22, x23 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
-			a = r3[4*q : 4*q+4 : 4*q+4]
-			x30, x31, x32, x33 := int32(a[0]), int32(a[1]), int32(a[2]), int32(a[3])
+			a0, a1 := r0[4*q:4*q+4:4*q+4], r1[4*q:4*q+4:4*q+4]
+			a2, a3 := r2[4*q:4*q+4:4*q+4], r3[4*q:4*q+4:4*q+4]
+			x0, x1 := int64(a0[0])|int64(a1[0])<<32, int64(a0[1])|int64(a1[1])<<32
+			x2, x3 := int64(a0[2])|int64(a1[2])<<32, int64(a0[3])|int64(a1[3])<<32
+			y0, y1 := int64(a2[0])|int64(a3[0])<<32, int64(a2[1])|int64(a3[1])<<32
+			y2, y3 := int64(a2[2])|int64(a3[2])<<32, int64(a2[3])|int64(a3[3])<<32
 			bq := bs[q*bstride : q*bstride+cols*4]
-			for j := range c0 {
+			for j := range p01 {
 				w := bq[4*j : 4*j+4 : 4*j+4]
-				w0, w1, w2, w3 := int32(w[0]), int32(w[1]), int32(w[2]), int32(w[3])
-				c0[j] += x00*w0 + x01*w1 + x02*w2 + x03*w3
-				c1[j] += x10*w0 + x11*w1 + x12*w2 + x13*w3
-				c2[j] += x20*w0 + x21*w1 + x22*w2 + x23*w3
-				c3[j] += x30*w0 + x31*w1 + x32*w2 + x33*w3
+				w0, w1, w2, w3 := int64(w[0]), int64(w[1]), int64(w[2]), int64(w[3])
+				p01[j] += x0*w0 + x1*w1 + x2*w2 + x3*w3
+				p23[j] += y0*w0 + y1*w1 + y2*w2 + y3*w3
 			}
+		}
+		c0 := cs[r*tileLd : r*tileLd+cols]
+		c1 := cs[(r+1)*tileLd : (r+1)*tileLd+cols]
+		c2 := cs[(r+2)*tileLd : (r+2)*tileLd+cols]
+		c3 := cs[(r+3)*tileLd : (r+3)*tileLd+cols]
+		for j := range c0 {
+			s0 := int32(p01[j])
+			c0[j] += s0
+			c1[j] += int32((p01[j] - int64(s0)) >> 32)
+			s2 := int32(p23[j])
+			c2[j] += s2
+			c3[j] += int32((p23[j] - int64(s2)) >> 32)
 		}
 	}
 	for ; r < mr; r++ {
