@@ -211,7 +211,7 @@ func ExampleComparison_WriteText() {
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	fmt.Println(lines[0])
 	fmt.Println(lines[1])
-	fmt.Println(len(lines)-2, "layers")
+	fmt.Println(len(lines)-3, "layers")
 	// Output:
 	// shadow: each quantized module vs its float twin on the same input (the layer's own error), 4 batches, worst first
 	// #  layer  type                 SQNR dB  max|err|  mean|err|    cosine  sat lo %  sat hi %  clipped %

@@ -185,7 +185,8 @@ func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) }
 // WriteText writes the comparison as a plain-text table, worst layer
 // first (Ranked): SQNR in dB, max and mean absolute error, cosine
 // similarity, and for quantized tensors the percentage of codes at qmin and
-// qmax and of float values outside the representable range.
+// qmax and of float values outside the representable range; a legend line
+// ends the table.
 func (c *Comparison) WriteText(w io.Writer) error {
 	if c == nil {
 		return fmt.Errorf("numeric: write text: nil comparison")
@@ -232,6 +233,7 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("sat lo/hi: codes at the dtype's qmin/qmax (a ReLU output's zeros count as qmin); clipped: float values beyond the quantized range by more than half a step\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
