@@ -213,7 +213,11 @@ func convFrom(owner, conv nn.Module, w *tensor.Dense, relu bool, bias ...*tensor
 	if err != nil {
 		return nil, err
 	}
-	return nodes.NewQuantizedConv(kind, wq, b, nodes.ConvOptionsOf(c), out.Scale(), out.ZeroPoint())
+	opt, err := nodes.ConvOptionsOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return nodes.NewQuantizedConv(kind, wq, b, opt, out.Scale(), out.ZeroPoint())
 }
 
 func normConverter(m nn.Module) (nn.Module, error) {

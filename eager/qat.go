@@ -57,7 +57,11 @@ func fromQAT(q qat.Module) (nn.Module, error) {
 		if q.FusedReLU() {
 			kind++
 		}
-		return nodes.NewQuantizedConv(kind, wq, b, nodes.ConvOptionsOf(c.Conv()), out.Scale(), out.ZeroPoint())
+		opt, err := nodes.ConvOptionsOf(c.Conv())
+		if err != nil {
+			return nil, err
+		}
+		return nodes.NewQuantizedConv(kind, wq, b, opt, out.Scale(), out.ZeroPoint())
 	}
 	return nodes.NewQuantizedLinear(wq, b, out.Scale(), out.ZeroPoint(), q.FusedReLU())
 }

@@ -475,10 +475,23 @@ func isQuantizedModule(m nn.Module) bool {
 }
 
 // guardFloat gives every leaf module that stayed float a pre-hook that
-// rejects quantized inputs with the module's path.
+// rejects quantized inputs, and every static quantized module one that
+// rejects float inputs, with the module's path.
 func guardFloat(model nn.Module) {
 	for _, nm := range nn.NamedModules(model) {
 		m := nm.Module
+		switch m.(type) {
+		case *nodes.QuantizedLinear, *nodes.QuantizedConv, *nodes.QuantizedActivation, *nodes.QuantizedNorm, *nodes.DequantizeModule:
+			where := describe(nm.Path, m)
+			b := m.ModuleBase()
+			b.PreHooks = append([]nn.Hook{func(x *gorgonia.Node) (*gorgonia.Node, error) {
+				if x != nil && x.Dtype() == tensor.Float32 {
+					return nil, fmt.Errorf("eager: %s receives a float32 input but needs a quantized one: is a QuantStub missing before it?", where)
+				}
+				return x, nil
+			}}, b.PreHooks...)
+			continue
+		}
 		if len(m.ModuleBase().Children()) > 0 || isQuantizedModule(m) {
 			continue
 		}

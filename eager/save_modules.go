@@ -317,6 +317,7 @@ func encodeConvGeometry(r *Record, c *nn.ConvNd) {
 	r.SetInts("output_padding", c.OutputPadding)
 	r.SetInt("groups", int64(c.Groups))
 	r.SetBool("bias", c.Bias != nil)
+	r.SetBool("padding_same", c.PaddingSame)
 }
 
 func encodeCellWeights(r *Record, p string, c nodes.DynamicCellWeights) {
@@ -757,6 +758,9 @@ func newFloatConv(r *Record, kind string, transposed bool) (nn.Module, error) {
 	opts := []nn.Option{nn.Stride(st...), nn.Padding(pad...), nn.Dilation(dil...), nn.Groups(g), nn.WithBias(bias)}
 	if transposed && len(op) > 0 {
 		opts = append(opts, nn.OutputPadding(op...))
+	}
+	if same, _ := r.Bool("padding_same"); same {
+		opts = append(opts, nn.PaddingSame())
 	}
 	switch kind {
 	case "Conv1d":

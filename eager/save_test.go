@@ -345,3 +345,31 @@ func TestConvTransposeConvertSaveLoad(t *testing.T) {
 		t.Fatalf("per-channel transposed weights: %v", err)
 	}
 }
+
+func TestPaddingSameConv(t *testing.T) {
+	r := rand.New(rand.NewSource(30))
+	for _, k := range []int{3, 2} {
+		conv, err := nn.NewConv2d(2, 3, []int{k}, nn.PaddingSame(), nn.WithSeed(31))
+		must(t, err)
+		m, _ := nn.NewSequential(NewQuantStub(nil), conv, NewDeQuantStub(nil))
+		m.QConfig = DefaultQConfig()
+		x := randDense(r, 1, 1, 2, 5, 5)
+		q, err := Quantize(m, DefaultEvalFn, []any{[]*tensor.Dense{x}})
+		if k == 2 {
+			if err == nil || !strings.Contains(err.Error(), "asymmetrically") {
+				t.Fatalf("even kernel with padding=same: %v", err)
+			}
+			continue
+		}
+		must(t, err)
+		l := roundTrip(t, q)
+		y1, err := Run(q, x)
+		must(t, err)
+		y2, err := Run(l, x)
+		must(t, err)
+		equalDense(t, "padding=same round trip", y1, y2)
+		if !y1.Shape().Eq(tensor.Shape{1, 3, 5, 5}) {
+			t.Fatalf("output shape %v", y1.Shape())
+		}
+	}
+}

@@ -103,22 +103,44 @@ func QuantizedConvFromFloat(conv nn.Module, wobs observer.Observer, out qdtype.Q
 	if c.Bias != nil {
 		b = c.Bias.Data
 	}
-	return NewQuantizedConv(kind, wq, b, ConvOptionsOf(c), out.Scale(), out.ZeroPoint())
+	opt, err := ConvOptionsOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return NewQuantizedConv(kind, wq, b, opt, out.Scale(), out.ZeroPoint())
 }
 
 // ConvOptionsOf returns the ops hyper-parameters of a float convolution
 // (an all-zero output padding is left out: only transposed convolutions
-// accept one).
-func ConvOptionsOf(c *nn.ConvNd) ops.ConvOptions {
+// accept one). padding="same" becomes its symmetric padding d·(k−1)/2;
+// when d·(k−1) is odd on some axis the padding is asymmetric, which the
+// quantized kernels (like PyTorch's) do not support: an error.
+func ConvOptionsOf(c *nn.ConvNd) (ops.ConvOptions, error) {
 	o := ops.ConvOptions{Stride: append([]int(nil), c.Stride...), Padding: append([]int(nil), c.Padding...),
 		Dilation: append([]int(nil), c.Dilation...), Groups: c.Groups}
+	if c.PaddingSame {
+		o.Padding = make([]int, len(c.KernelSize))
+		for i, k := range c.KernelSize {
+			d := 1
+			if i < len(c.Dilation) {
+				d = c.Dilation[i]
+			} else if len(c.Dilation) == 1 {
+				d = c.Dilation[0]
+			}
+			total := d * (k - 1)
+			if total%2 != 0 {
+				return o, fmt.Errorf("nodes: QuantizedConv: padding=same with kernel %v and dilation %v pads asymmetrically, which quantized convolutions do not support", c.KernelSize, c.Dilation)
+			}
+			o.Padding[i] = total / 2
+		}
+	}
 	for _, p := range c.OutputPadding {
 		if p != 0 {
 			o.OutputPadding = append([]int(nil), c.OutputPadding...)
 			break
 		}
 	}
-	return o
+	return o, nil
 }
 
 // Forward builds the quantized convolution node on x.
