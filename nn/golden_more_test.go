@@ -74,6 +74,8 @@ func buildGoldenMore(c goldenCase) (Module, error) {
 		return m, nil
 	case "AdaptiveAvgPool1d":
 		return NewAdaptiveAvgPool1d(argInt(a, "out", 1)), nil
+	case "PReLU":
+		return NewPReLU(argInt(a, "num", 1), 0.25)
 	case "GELU":
 		ap, _ := a["approximate"].(string)
 		return NewGELU(ap)

@@ -214,6 +214,9 @@ func TestGradients(t *testing.T) {
 		}
 		return ChannelAffine(is, w, b, 1)
 	}, params: []Named{{"w", affW}, {"b", affB}}}, randDense(r, 2, 3, 2))
+	pre := must(NewPReLU(3, 0.25)).(*PReLU)
+	pre.Weight.Data.Float32s()[1] = -0.7
+	add("prelu", pre, randDense(r, 2, 3, 4))
 	add("float_functional", &funcModule{f: func(x *gorgonia.Node) (*gorgonia.Node, error) {
 		ff := NewFloatFunctional()
 		sq, err := ff.Mul(x, x)

@@ -252,6 +252,8 @@ add("conv2d_same_even", "Conv2d", {"in": 2, "out": 3, "kernel": [4, 3], "dilatio
     randomize(nn.Conv2d(2, 3, (4, 3), padding="same", dilation=(1, 2))), [x(1, 2, 6, 7)])
 add("conv1d_same", "Conv1d", {"in": 2, "out": 2, "kernel": [4], "same": True, "groups": 2},
     randomize(nn.Conv1d(2, 2, 4, padding="same", groups=2)), [x(2, 2, 5)])
+add("prelu_channels", "PReLU", {"num": 3}, randomize(nn.PReLU(3)), [x(2, 3, 4)])
+add("prelu_shared", "PReLU", {"num": 1}, randomize(nn.PReLU()), [x(3, 5)])
 add("grucell_nobias", "GRUCell", {"in": 3, "hidden": 2, "bias": False}, nn.GRUCell(3, 2, bias=False), [x(4, 3), x(4, 2)])
 
 # Gradients: loss = sum_i sum(y_i * R_i) with fixed random R_i; PyTorch's
@@ -315,6 +317,7 @@ addgrad("embedding_bag_max", "EmbeddingBag", {"num": 6, "dim": 3, "mode": "max"}
 addgrad("gelu", "GELU", {}, nn.GELU(), [x(3, 7) * 2])
 addgrad("gelu_tanh", "GELU", {"approximate": "tanh"}, nn.GELU(approximate="tanh"), [x(3, 7) * 2])
 addgrad("silu", "SiLU", {}, nn.SiLU(), [x(3, 7) * 2])
+addgrad("prelu", "PReLU", {"num": 3}, randomize(nn.PReLU(3)), [x(2, 3, 4)])
 addgrad("linear", "Linear", {"in": 5, "out": 3}, randomize(nn.Linear(5, 3)), [x(2, 4, 5)])
 
 os.makedirs("nn/testdata", exist_ok=True)
