@@ -542,3 +542,71 @@ func TestCompareWeightsQAT(t *testing.T) {
 		t.Fatalf("1.weight SQNR %.2f", l.Metrics.SQNR)
 	}
 }
+
+// resBlock is x + relu(conv(x)) with the addition through a
+// FloatFunctional "skip", as PyTorch's quantizable residual blocks do.
+type resBlock struct {
+	nn.Base
+	nn.Stateless
+}
+
+func (m *resBlock) TypeName() string { return "ResBlock" }
+func (m *resBlock) Clone() nn.Module {
+	c := *m
+	c.Base = m.CloneBase()
+	return &c
+}
+
+func (m *resBlock) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	y, err := nn.Call(m.Child("conv"), x)
+	if err != nil {
+		return nil, err
+	}
+	if y, err = nn.Call(m.Child("relu"), y); err != nil {
+		return nil, err
+	}
+	skip, ok := m.Child("skip").(interface {
+		Add(a, b *gorgonia.Node) (*gorgonia.Node, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("skip is %T", m.Child("skip"))
+	}
+	return skip.Add(x, y)
+}
+
+// TestFunctionalAdd: the output of a FloatFunctional add (its quantized
+// QFunctional twin runs output hooks but no pre-hooks) is logged by
+// CompareModelOutputs; the shadow comparison leaves it out.
+func TestFunctionalAdd(t *testing.T) {
+	conv, err := nn.NewConv2d(3, 3, []int{3}, nn.Padding(1), nn.WithSeed(1))
+	must(t, err)
+	blk := &resBlock{}
+	must(t, blk.AddModule("conv", conv))
+	must(t, blk.AddModule("relu", nn.NewReLU()))
+	must(t, blk.AddModule("skip", nn.NewFloatFunctional()))
+	m, err := nn.NewSequential(eager.NewQuantStub(nil), blk, eager.NewDeQuantStub(nil))
+	must(t, err)
+	nn.Eval(m)
+	fused, err := fuse.FuseModules(m, [][]string{{"1.conv", "1.relu"}})
+	must(t, err)
+	fused.ModuleBase().QConfig = eager.DefaultQConfig()
+	prepared, err := eager.Prepare(fused)
+	must(t, err)
+	calib := batches(17, 3, 4, 3, 6, 6)
+	must(t, eager.DefaultEvalFn(prepared, calib))
+	quant, err := eager.Convert(prepared)
+	must(t, err)
+	o, err := numeric.CompareModelOutputs(fused, quant, calib)
+	must(t, err)
+	if got := strings.Join(names(o.Layers), ","); got != "0,1.conv,1.skip" {
+		t.Fatalf("output layers %s, want 0,1.conv,1.skip", got)
+	}
+	if l := o.Layer("1.skip"); l.QuantType != "QFunctional" || l.Calls != 3 || l.Metrics.SQNR < 25 {
+		t.Fatalf("1.skip: %s, %d calls, SQNR %.2f", l.QuantType, l.Calls, l.Metrics.SQNR)
+	}
+	s, err := numeric.CompareModelStub(fused, quant, calib)
+	must(t, err)
+	if got := strings.Join(names(s.Layers), ","); got != "0,1.conv" {
+		t.Fatalf("shadow layers %s, want 0,1.conv", got)
+	}
+}
