@@ -138,7 +138,10 @@ func MaxPool2d(x *qtensor.QTensor, kernel, stride, padding, dilation []int, ceil
 }
 
 // AvgPool2d returns the 2-D average pool of a (N,)C,H,W quantized tensor
-// with x's qparams, as PyTorch 1.13's NCHW quantized kernel computes it:
+// with x's qparams, as PyTorch 1.13's NCHW quantized kernel computes it
+// (for a 4-D input with one channel or a 1×1 plane, which PyTorch also
+// sees as channels-last contiguous, its channels-last kernel: AvgPool3d's
+// formula with depth 1, the zero point added after rounding):
 // an exact integer sum and one rounding,
 //
 //	q' = clamp(rne(f32(Σq − size·zp)·f32(1/div) + zp), qmin, qmax)
@@ -166,8 +169,19 @@ func AvgPool2d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, coun
 	if out.Size() == 0 || x.Size() == 0 {
 		return out, nil
 	}
-	w := kernels.Window2d{KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], PH: g.p[0], PW: g.p[1], DH: 1, DW: 1}
 	zp := int32(a.zp)
+	if sh := x.Shape(); channelsLastToo(sh) {
+		// PyTorch runs its channels-last kernel (avg_pool3d's, depth 1).
+		w3 := kernels.Window3d{KD: 1, KH: g.k[0], KW: g.k[1], SD: 1, SH: g.s[0], SW: g.s[1], PH: g.p[0], PW: g.p[1]}
+		s := float32(a.scale)
+		if a.signed {
+			kernels.AvgPool3d(out.Dense().Int8s(), x.Dense().Int8s(), sh[0], sh[1], 1, g.in[0], g.in[1], 1, g.out[0], g.out[1], w3, countIncludePad, divisorOverride, zp, zp, s, s)
+		} else {
+			kernels.AvgPool3d(out.Dense().Uint8s(), x.Dense().Uint8s(), sh[0], sh[1], 1, g.in[0], g.in[1], 1, g.out[0], g.out[1], w3, countIncludePad, divisorOverride, zp, zp, s, s)
+		}
+		return out, nil
+	}
+	w := kernels.Window2d{KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], PH: g.p[0], PW: g.p[1], DH: 1, DW: 1}
 	if a.signed {
 		kernels.AvgPool2d(out.Dense().Int8s(), x.Dense().Int8s(), g.batch, g.in[0], g.in[1], g.out[0], g.out[1], w, countIncludePad, divisorOverride, zp, zp, 1)
 	} else {
@@ -222,7 +236,9 @@ func AvgPool3d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, coun
 // quantized tensor to outH×outW, with x's qparams: output (y, x) averages
 // input rows [⌊y·H/outH⌋, ⌈(y+1)·H/outH⌉) (float32 index math) and the
 // likewise columns, on the raw codes: q' = rne(f32(Σq)·f32(f32(1/kh)/kw)),
-// ties to even (see kernels.AdaptiveAvgPool2d). PyTorch:
+// ties to even (see kernels.AdaptiveAvgPool2d); a 4-D input with one
+// channel or a 1×1 plane goes through PyTorch's channels-last kernel
+// instead (kernels.AdaptiveAvgPool2dNHWC). PyTorch:
 // F.adaptive_avg_pool2d / nn.AdaptiveAvgPool2d on a contiguous quantized
 // tensor. Errors: bad input, rank not 3 or 4, negative output sizes, an
 // empty input with a non-empty output.
@@ -251,10 +267,27 @@ func AdaptiveAvgPool2d(x *qtensor.QTensor, outH, outW int) (*qtensor.QTensor, er
 		return out, nil
 	}
 	planes := x.Size() / (ih * iw)
+	if channelsLastToo(shape) {
+		zp := int32(a.zp)
+		if a.signed {
+			kernels.AdaptiveAvgPool2dNHWC(out.Dense().Int8s(), x.Dense().Int8s(), planes, ih, iw, outH, outW, zp)
+		} else {
+			kernels.AdaptiveAvgPool2dNHWC(out.Dense().Uint8s(), x.Dense().Uint8s(), planes, ih, iw, outH, outW, zp)
+		}
+		return out, nil
+	}
 	if a.signed {
 		kernels.AdaptiveAvgPool2d(out.Dense().Int8s(), x.Dense().Int8s(), planes, ih, iw, outH, outW)
 	} else {
 		kernels.AdaptiveAvgPool2d(out.Dense().Uint8s(), x.Dense().Uint8s(), planes, ih, iw, outH, outW)
 	}
 	return out, nil
+}
+
+// channelsLastToo reports whether PyTorch sees a contiguous NCHW tensor of
+// this shape as channels-last contiguous too (size-1 dimensions have any
+// stride): rank 4 with one channel or a 1×1 plane. PyTorch's quantized
+// average pools then take their channels-last kernels.
+func channelsLastToo(shape []int) bool {
+	return len(shape) == 4 && (shape[1] == 1 || shape[2]*shape[3] == 1)
 }

@@ -224,6 +224,8 @@ class Family:
         sys.stderr.write("%s: dropped %s: %s\n" % (self.name, cid, why))
 
     def write(self):
+        for extra in EXTRA.get(self.name, []):
+            extra(self)
         os.makedirs(OUT, exist_ok=True)
         with open(os.path.join(OUT, self.name + ".jsonl"), "w") as f:
             for c in self.cases:
@@ -1408,6 +1410,259 @@ def fam_fusion():
         fm.add("fuse_linear_bn_weights", dict(eps=eps), [w, b, rm, rv, bw, bb], call, engine="n/a")
     fm.write()
 
+
+# ---------------------------------------------------------------------------
+# second round: more edge cases, appended to the families above
+# ---------------------------------------------------------------------------
+def more_activation(fm):
+    G = Gen(20001)
+    for x in [G.q([3, 4], "qint8", zp=-5), G.q([2, 7], "quint8", scale=f32(0.2)), G.q([1, 1, 5], "quint8", zp=128)]:
+        def A(op, attrs, fn, f, rule, x=x):
+            fm.add(op, attrs, [x], fn, ref=lambda outs, x=x: act_ref(f)(outs, x), rule=rule)
+        for lo, hi in [(0.0, 0.0), (f32(-0.3), f32(-0.3)), (f32(1e-3), f32(2e-3)), (-1e4, 1e4)]:
+            A("hardtanh", dict(min_val=lo, max_val=hi), lambda x=x, lo=lo, hi=hi: qF.hardtanh(x, lo, hi),
+              lambda t, lo=lo, hi=hi: t.clamp(lo, hi), "EXACT")
+        s, zp = G.scale(0.002, 0.05), G.zp(NAME[x.dtype])
+        for alpha in [0.0, f32(2.5)]:
+            A("elu", dict(scale=s, zero_point=zp, alpha=alpha), lambda x=x, s=s, zp=zp, a=alpha: qF.elu(x, s, zp, a),
+              lambda t, a=alpha: F.elu(t, a), "ELEMWISE")
+        a, b = RANGE[NAME[x.dtype]]
+        for s2, zp2 in [(f32(1e-3), a), (f32(1e-3), b), (f32(0.5), 0)]:
+            A("hardswish", dict(scale=s2, zero_point=zp2), lambda x=x, s=s2, zp=zp2: qF.hardswish(x, s, zp), F.hardswish,
+              "ELEMWISE")
+            A("leaky_relu", dict(negative_slope=f32(0.05), scale=s2, zero_point=zp2),
+              lambda x=x, s=s2, zp=zp2: qF.leaky_relu(x, f32(0.05), False, s, zp), lambda t: F.leaky_relu(t, f32(0.05)),
+              "ELEMWISE")
+
+
+def more_pool(fm):
+    G = Gen(20002)
+
+    def same_q(outs, y64):
+        o = outs[0]
+        return qround(y64, o.q_scale(), o.q_zero_point(), NAME[o.dtype])
+    xs = [G.q([1, 2, 9, 8], "quint8"), G.q([2, 1, 5, 11], "qint8"), G.q([1, 3, 2, 3], "quint8", zp=255)]
+    for x in xs:
+        for a in [dict(kernel_size=[3, 2], stride=[2, 3], padding=[1, 1], dilation=[1, 2], ceil_mode=True),
+                  dict(kernel_size=2, stride=1, padding=1, dilation=1, ceil_mode=False),
+                  dict(kernel_size=[1, 2], stride=[3, 1], padding=0, dilation=[1, 1], ceil_mode=True)]:
+            fm.add("max_pool2d", a, [x], lambda x=x, a=a: F.max_pool2d(x, a["kernel_size"], a["stride"], a["padding"],
+                                                                        a["dilation"], a["ceil_mode"]),
+                   ref=lambda outs, x=x, a=a: same_q(outs, F.max_pool2d(x.dequantize().double(), a["kernel_size"],
+                                                                        a["stride"], a["padding"], a["dilation"],
+                                                                        a["ceil_mode"])), rule="EXACT")
+        for a in [dict(kernel_size=[2, 2], stride=[3, 2], padding=[1, 1], ceil_mode=True, count_include_pad=False,
+                       divisor_override=None),
+                  dict(kernel_size=[2, 3], stride=1, padding=[1, 1], ceil_mode=True, count_include_pad=True,
+                       divisor_override=1),
+                  dict(kernel_size=2, stride=2, padding=0, ceil_mode=False, count_include_pad=False,
+                       divisor_override=3)]:
+            fm.add("avg_pool2d", a, [x], lambda x=x, a=a: F.avg_pool2d(x, a["kernel_size"], a["stride"], a["padding"],
+                                                                        a["ceil_mode"], a["count_include_pad"],
+                                                                        a["divisor_override"]),
+                   ref=lambda outs, x=x, a=a: same_q(outs, F.avg_pool2d(x.dequantize().double(), a["kernel_size"],
+                                                                        a["stride"], a["padding"], a["ceil_mode"],
+                                                                        a["count_include_pad"],
+                                                                        a["divisor_override"])), rule="AVERAGE")
+        h, w = x.shape[2], x.shape[3]
+        for a in [dict(scale_factor=1.3333, mode="nearest"), dict(scale_factor=3.0, mode="nearest"),
+                  dict(size=[h, w], mode="bilinear", align_corners=False),
+                  dict(size=[2 * h - 1, 3 * w - 2], mode="bilinear", align_corners=True),
+                  dict(size=[1, 1], mode="bilinear", align_corners=True), dict(size=[h, w], mode="nearest"),
+                  dict(scale_factor=0.5, mode="bilinear", align_corners=True)]:
+            kw = dict(a)
+            fm.add("interpolate", a, [x], lambda x=x, kw=kw: F.interpolate(x, **kw),
+                   ref=lambda outs, x=x, kw=kw: same_q(outs, F.interpolate(x.dequantize().double(), **kw)),
+                   rule="AVERAGE")
+        for osz in [[2, 7], [h - 1, 1], [7, w + 5]]:
+            fm.add("adaptive_avg_pool2d", dict(output_size=osz), [x], lambda x=x, osz=osz: F.adaptive_avg_pool2d(x, osz),
+                   ref=lambda outs, x=x, osz=osz: same_q(outs, F.adaptive_avg_pool2d(x.dequantize().double(), osz)),
+                   rule="AVERAGE")
+    # one channel or a 1x1 plane: PyTorch's channels-last kernels
+    for x in [G.q([3, 1, 6, 7], "qint8", zp=-37), G.q([1, 1, 9, 4], "quint8", zp=201), G.q([2, 6, 1, 1], "qint8", zp=55),
+              G.q([1, 13, 1, 1], "quint8", zp=3)]:
+        for a in [dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=True, divisor_override=None),
+                  dict(kernel_size=2, stride=1, padding=1, ceil_mode=False, count_include_pad=False,
+                       divisor_override=None),
+                  dict(kernel_size=1, stride=1, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=3)]:
+            fm.add("avg_pool2d", a, [x], lambda x=x, a=a: F.avg_pool2d(x, a["kernel_size"], a["stride"], a["padding"],
+                                                                        a["ceil_mode"], a["count_include_pad"],
+                                                                        a["divisor_override"]),
+                   ref=lambda outs, x=x, a=a: same_q(outs, F.avg_pool2d(x.dequantize().double(), a["kernel_size"],
+                                                                        a["stride"], a["padding"], a["ceil_mode"],
+                                                                        a["count_include_pad"],
+                                                                        a["divisor_override"])), rule="AVERAGE")
+        h, w = x.shape[2], x.shape[3]
+        for osz in [[1, 1], [max(h // 2, 1), max(w - 2, 1)], [h, w]]:
+            fm.add("adaptive_avg_pool2d", dict(output_size=osz), [x], lambda x=x, osz=osz: F.adaptive_avg_pool2d(x, osz),
+                   ref=lambda outs, x=x, osz=osz: same_q(outs, F.adaptive_avg_pool2d(x.dequantize().double(), osz)),
+                   rule="AVERAGE")
+        for a in [dict(size=[h + 2, w + 3], mode="bilinear", align_corners=False),
+                  dict(size=[2 * h, 2 * w], mode="bilinear", align_corners=True), dict(scale_factor=1.5, mode="nearest")]:
+            kw = dict(a)
+            fm.add("interpolate", a, [x], lambda x=x, kw=kw: F.interpolate(x, **kw),
+                   ref=lambda outs, x=x, kw=kw: same_q(outs, F.interpolate(x.dequantize().double(), **kw)),
+                   rule="AVERAGE")
+    x3 = G.q([1, 2, 4, 5, 6], "qint8")
+    for a in [dict(kernel_size=[1, 2, 3], stride=[1, 2, 3], padding=[0, 1, 1], ceil_mode=True, count_include_pad=False,
+                   divisor_override=None),
+              dict(kernel_size=3, stride=2, padding=1, ceil_mode=False, count_include_pad=False, divisor_override=None),
+              dict(kernel_size=[2, 2, 2], stride=1, padding=0, ceil_mode=False, count_include_pad=True,
+                   divisor_override=9)]:
+        fm.add("avg_pool3d", a, [x3], lambda a=a: F.avg_pool3d(x3, a["kernel_size"], a["stride"], a["padding"],
+                                                               a["ceil_mode"], a["count_include_pad"],
+                                                               a["divisor_override"]),
+               ref=lambda outs, a=a: same_q(outs, F.avg_pool3d(x3.dequantize().double(), a["kernel_size"], a["stride"],
+                                                               a["padding"], a["ceil_mode"], a["count_include_pad"],
+                                                               a["divisor_override"])), rule="AVERAGE")
+
+
+def more_conv(fm):
+    G = Gen(20003)
+    specs = {1: (F.conv1d, Q.conv1d, Q.conv1d_prepack), 2: (F.conv2d, Q.conv2d, Q.conv2d_prepack),
+             3: (F.conv3d, Q.conv3d, Q.conv3d_prepack)}
+    for nd, N, C, sp, Oc, k, st, pd, dl, gr, pc, wzp in [
+            (2, 2, 8, [9, 7], 8, [3, 3], [2, 2], [1, 1], [1, 1], 8, True, False),
+            (2, 1, 4, [10, 10], 6, [3, 5], [1, 2], [3, 2], [3, 1], 2, True, False),
+            (3, 1, 4, [3, 5, 4], 4, [2, 3, 2], [2, 1, 1], [0, 1, 1], [1, 2, 1], 2, True, False),
+            (1, 3, 5, [17], 10, [4], [2], [3], [2], 5, False, False),
+            (2, 1, 3, [6, 6], 4, [3, 3], [2, 2], [1, 1], [1, 1], 1, False, True),
+            (1, 1, 2, [5], 3, [5], [1], [2], [1], 1, True, True)]:
+        fn, qconv, qpack = specs[nd]
+        x = G.q([N, C] + sp, "quint8")
+        w = wq(G, [Oc, C // gr] + k, pc, zp_nonzero=wzp)
+        b = G.randn(Oc)
+        kw = dict(stride=st, padding=pd, dilation=dl, groups=gr)
+        s, zp = out_qparams(G, x, w, b, lambda a, c, d, kw=kw: fn(a, c, d, **kw), False)
+        fm.add("conv%dd" % nd, dict(stride=st, padding=pd, dilation=dl, groups=gr, scale=s, zero_point=zp), [x, w, b],
+               lambda x=x, w=w, b=b, s=s, zp=zp, qconv=qconv, qpack=qpack, st=st, pd=pd, dl=dl, gr=gr:
+               qconv(x, qpack(w, b, st, pd, dl, gr), s, zp),
+               ref=lambda outs, x=x, w=w, b=b, fn=fn, kw=kw: conv_ref(outs, fn, x, w, b, False, **kw), rule="GEMM",
+               engine="qnnpack" if wzp else "onednn")
+    tspecs = {1: (F.conv_transpose1d, Q.conv_transpose1d, Q.conv_transpose1d_prepack),
+              2: (F.conv_transpose2d, Q.conv_transpose2d, Q.conv_transpose2d_prepack)}
+    for nd, N, C, sp, Oc, k, st, pd, op_, dl, gr, pc in [
+            (2, 1, 4, [3, 4], 6, [3, 2], [2, 3], [1, 0], [0, 0], [2, 1], 2, False),
+            (1, 2, 3, [6], 3, [3], [3], [0], [2], [1], 3, True),
+            (2, 1, 2, [2, 2], 4, [1, 1], [2, 2], [0, 0], [1, 1], [1, 1], 1, True)]:
+        fn, qconv, qpack = tspecs[nd]
+        x = G.q([N, C] + sp, "quint8")
+        w = wq(G, [C, Oc // gr] + k, pc, axis=1)
+        b = G.randn(Oc)
+        kw = dict(stride=st, padding=pd, output_padding=op_, groups=gr, dilation=dl)
+        s, zp = out_qparams(G, x, w, b, lambda a, c, d, kw=kw: fn(a, c, d, **kw), False)
+        eng = "qnnpack" if (pc or any(op_)) else "onednn"
+        fm.add("conv_transpose%dd" % nd, dict(stride=st, padding=pd, dilation=dl, groups=gr, output_padding=op_,
+                                              scale=s, zero_point=zp), [x, w, b],
+               lambda x=x, w=w, b=b, s=s, zp=zp, qconv=qconv, qpack=qpack, st=st, pd=pd, op_=op_, dl=dl, gr=gr:
+               qconv(x, qpack(w, b, st, pd, op_, dl, gr), s, zp), engine=eng,
+               ref=lambda outs, x=x, w=w, b=b, fn=fn, kw=kw: conv_ref(outs, fn, x, w, b, False, **kw), rule="GEMM")
+
+
+def more_linear(fm):
+    G = Gen(20004)
+    for xs, n, pc, relu in [([2, 300], 7, True, False), ([3, 64], 33, False, True), ([1, 5, 1], 4, True, False)]:
+        x = G.q(xs, "quint8")
+        w = wq(G, [n, xs[-1]], pc)
+        b = G.randn(n, scale=10.0)
+        s, zp = out_qparams(G, x, w, b, F.linear, relu)
+        op = "linear_relu" if relu else "linear"
+        fm.add(op, dict(scale=s, zero_point=zp), [x, w, b],
+               lambda x=x, w=w, b=b, s=s, zp=zp, relu=relu: (Q.linear_relu if relu else Q.linear)(
+                   x, Q.linear_prepack(w, b), s, zp),
+               ref=lambda outs, x=x, w=w, b=b, relu=relu: qround(
+                   F.linear(x.dequantize().double(), w.dequantize().double(), b.double()).clamp(
+                       min=0 if relu else -1e300), outs[0].q_scale(), outs[0].q_zero_point(), "quint8"), rule="GEMM")
+
+
+def more_dynamic(fm):
+    G = Gen(20005)
+    for xs, n, pc, rr in [([3, 129], 5, True, True), ([2, 7], 3, False, False), ([4, 4], 2, True, False)]:
+        x = G.randn(*xs, scale=3.0)
+        if xs == [4, 4]:
+            x = -x.abs() - 0.5
+        w = wq(G, [n, xs[-1]], pc)
+        b = G.randn(n)
+        fm.add("linear_dynamic", dict(reduce_range=rr), [x, w, b],
+               lambda x=x, w=w, b=b, rr=rr: Q.linear_dynamic(x, Q.linear_prepack(w, b), rr))
+
+
+def more_reduce(fm):
+    G = Gen(20006)
+    x = G.q([4, 6], "qint32", lo=-5, hi=5)
+    fm.add("mean", {}, [x], lambda: torch.mean(x))
+    fm.add("mean", dict(dim=[-1, 0], keepdim=True), [x], lambda: torch.mean(x, [-1, 0], True))
+    fm.add("mean", dict(dim=[1], keepdim=False), [x], lambda: torch.mean(x, [1], False))
+    for d in [0, 1]:
+        fm.add("topk", dict(k=3, dim=d, largest=False, sorted=True), [x], lambda d=d: list(torch.topk(x, 3, d, False, True)))
+        fm.add("sort", dict(dim=d, descending=True, stable=True), [x],
+               lambda d=d: list(torch.sort(x, dim=d, descending=True, stable=True)))
+    y = G.q([3, 5], "quint8", lo=0, hi=1)
+    fm.add("mean", dict(dim=[0, 0], keepdim=False), [y], lambda: torch.mean(y, [0, 0], False), engine="both", error=True)
+    fm.add("mean", dict(dim=[2], keepdim=False), [y], lambda: torch.mean(y, [2], False), engine="both", error=True)
+    fm.add("sort", dict(dim=2, descending=False, stable=True), [y],
+           lambda: list(torch.sort(y, dim=2, descending=False, stable=True)), engine="both", error=True)
+
+
+def more_shape(fm):
+    G = Gen(20007)
+    z = G.q([], "quint8")
+    fm.add("view", dict(shape=[1]), [z], lambda: z.view(1))
+    fm.add("view", dict(shape=[]), [G.q([1, 1], "qint8")], lambda q=G.q([1, 1], "qint8"): q.view([]))
+    fm.add("view", dict(shape=[-1]), [z], lambda: z.view(-1))
+    e = G.q([0, 3], "quint8")
+    fm.add("view", dict(shape=[3, 0]), [e], lambda: e.view(3, 0))
+    fm.add("view", dict(shape=[-1, 0]), [e], lambda: e.view(-1, 0), engine="both", error=True)
+    fm.add("slice", dict(dim=0, start=0, end=5, step=2), [e], lambda: e[0:5:2])
+    fm.add("flatten", dict(start_dim=0, end_dim=0), [G.q([5], "qint32")], lambda q=G.q([5], "qint32"): torch.flatten(q, 0, 0))
+    fm.add("expand", dict(size=[-1]), [z], lambda: z.expand(-1), engine="both", error=True)
+    fm.add("expand", dict(size=[2, 0, 3]), [G.q([1, 1, 3], "quint8")], lambda q=G.q([1, 1, 3], "quint8"): q.expand(2, 0, 3))
+    fm.add("select", dict(dim=0, index=0), [G.q([1], "qint8")], lambda q=G.q([1], "qint8"): q.select(0, 0))
+
+
+def more_fake_quant(fm):
+    G = Gen(20008)
+    for lo, hi in [(0, 255), (-128, 127)]:
+        for zpv in [3.5, 2.5, -300.0, 1000.0, 127.49]:
+            x, g = G.randn(2, 5, scale=2.0), G.randn(2, 5)
+            s = torch.tensor([G.scale(0.02, 0.2)])
+            zp = torch.tensor([zpv])
+            fm.add("fake_quantize_learnable_per_tensor_affine", dict(quant_min=lo, quant_max=hi, grad_factor=1.0),
+                   [x, g, s, zp], lambda x=x, g=g, s=s, zp=zp, lo=lo, hi=hi: fq_learn(x, g, s, zp, None, lo, hi, 1.0),
+                   engine="n/a")
+        x, g = G.randn(3, 4, scale=2.0), G.randn(3, 4)
+        s = torch.tensor([G.scale(0.02, 0.2) for _ in range(4)])
+        zp = torch.tensor([0.5, 1.5, -2.5, 300.0])
+        fm.add("fake_quantize_learnable_per_channel_affine", dict(axis=1, quant_min=lo, quant_max=hi, grad_factor=1.0),
+               [x, g, s, zp], lambda x=x, g=g, s=s, zp=zp, lo=lo, hi=hi: fq_learn(x, g, s, zp, 1, lo, hi, 1.0),
+               engine="n/a")
+    a = dict(observer="HistogramObserver", dtype="quint8", qscheme="per_tensor_affine", reduce_range=False,
+             quant_min=0, quant_max=255)
+    bs = [G.randn(4, 5, scale=2.0), G.randn(4, 5) + 1.0]
+    fm.add("FakeQuantize", a, bs, lambda: run_fakequantize(a, bs), engine="n/a")
+
+
+def more_observers(fm):
+    G = Gen(20009)
+    for op in ["PerChannelMinMaxObserver", "MovingAveragePerChannelMinMaxObserver"]:
+        attrs = dict(dtype="quint8", qscheme="per_channel_affine", reduce_range=False, ch_axis=1)
+        if op.startswith("Moving"):
+            attrs["averaging_constant"] = f32(0.5)
+        bs = [G.randn(2, 3), torch.empty(0, 3), G.randn(2, 3) * 4]
+        fm.add(op, attrs, bs, lambda op=op, a=attrs, bs=bs: run_observer(op, a, bs), engine="n/a")
+    op = "HistogramObserver"
+    for attrs, bs in [(dict(dtype="quint8", qscheme="per_tensor_affine", reduce_range=False, bins=32),
+                       [torch.full([6], 1.0), torch.full([6], 1.0), G.randn(6)]),
+                      (dict(dtype="qint8", qscheme="per_tensor_symmetric", reduce_range=True, bins=64),
+                       [-(G.rand(20) * 3) - 0.1, -(G.rand(20))]),
+                      (dict(dtype="quint8", qscheme="per_tensor_affine", reduce_range=False, bins=10),
+                       [G.randn(3), torch.empty(0), G.randn(30, scale=5.0)])]:
+        fm.add(op, attrs, bs, lambda a=attrs, bs=bs: run_observer(op, a, bs), engine="n/a")
+
+
+EXTRA = {"activation": [more_activation], "pool": [more_pool], "conv": [more_conv], "linear": [more_linear],
+         "dynamic": [more_dynamic], "reduce": [more_reduce], "shape": [more_shape], "fake_quant": [more_fake_quant],
+         "observers": [more_observers]}
 
 FAMILIES = {"quantize": fam_quantize, "compare": fam_compare, "reduce": fam_reduce, "shape": fam_shape,
             "observers": fam_observers, "fake_quant": fam_fake_quant, "linear": fam_linear, "conv": fam_conv,
