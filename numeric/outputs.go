@@ -62,7 +62,7 @@ func (r *recorder) log(key string, y *gorgonia.Node) error {
 	if y.Dtype() != tensor.Float32 {
 		qp, err := nodes.QParamsOf(y)
 		if err != nil {
-			return err
+			return fmt.Errorf("numeric: layer %s: output of dtype %v is neither float32 nor a quantized node with known qparams: %w", displayName(key), y.Dtype(), err)
 		}
 		c.qp = &qp
 	}
@@ -71,8 +71,8 @@ func (r *recorder) log(key string, y *gorgonia.Node) error {
 	return nil
 }
 
-// floats returns the value of a float capture, or dequantizes a quantized
-// one; q is the QTensor of a quantized capture.
+// tensor returns the values of a float capture (x), or the QTensor of a
+// quantized one (q), and the shape.
 func (c *capture) tensor() (x []float32, q *qtensor.QTensor, shape []int, err error) {
 	d, ok := c.val.(*tensor.Dense)
 	if !ok {
