@@ -344,3 +344,60 @@ func TestQuantizeWeightClamps(t *testing.T) {
 		t.Fatalf("clamped ends: %v", q.Ints())
 	}
 }
+
+// QFunctional's methods equal ops.Add, Mul, AddReLU, Cat, AddScalar and
+// MulScalar bit for bit.
+func TestQFunctionalMatchesOps(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	qa := qdtype.MustPerTensor(qdtype.QUInt8Dtype, 0.02, 100)
+	qb := qdtype.MustPerTensor(qdtype.QUInt8Dtype, 0.03, 90)
+	a, b := modDense(r, 1, 2, 3, 4), modDense(r, 1, 2, 3, 4)
+	ta, _ := qtensor.Quantize(a, qa)
+	tb, _ := qtensor.Quantize(b, qb)
+	f, err := NewQFunctional(0.04, 110)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		build func(x, y *gorgonia.Node) (*gorgonia.Node, error)
+		ref   func() (*qtensor.QTensor, error)
+	}{
+		{"add", f.Add, func() (*qtensor.QTensor, error) { return ops.Add(ta, tb, 0.04, 110) }},
+		{"mul", f.Mul, func() (*qtensor.QTensor, error) { return ops.Mul(ta, tb, 0.04, 110) }},
+		{"add_relu", f.AddReLU, func() (*qtensor.QTensor, error) { return ops.AddReLU(ta, tb, 0.04, 110) }},
+		{"cat", func(x, y *gorgonia.Node) (*gorgonia.Node, error) { return f.Cat([]*gorgonia.Node{x, y}, 1) },
+			func() (*qtensor.QTensor, error) { return ops.Cat([]*qtensor.QTensor{ta, tb}, 1, 0.04, 110) }},
+		{"add_scalar", func(x, _ *gorgonia.Node) (*gorgonia.Node, error) { return f.AddScalar(x, 0.5) },
+			func() (*qtensor.QTensor, error) { return ops.AddScalar(ta, float64(float32(0.5))) }},
+		{"mul_scalar", func(x, _ *gorgonia.Node) (*gorgonia.Node, error) { return f.MulScalar(x, -1.5) },
+			func() (*qtensor.QTensor, error) { return ops.MulScalar(ta, float64(float32(-1.5))) }},
+	} {
+		g := gorgonia.NewGraph()
+		xa := gorgonia.NewTensor(g, tensor.Float32, 3, gorgonia.WithShape(2, 3, 4), gorgonia.WithValue(a), gorgonia.WithName("a"))
+		xb := gorgonia.NewTensor(g, tensor.Float32, 3, gorgonia.WithShape(2, 3, 4), gorgonia.WithValue(b), gorgonia.WithName("b"))
+		na, err := Quantize(xa, qa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nb, err := Quantize(xb, qb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := c.build(na, nb)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		vm := gorgonia.NewTapeMachine(g)
+		if err := vm.RunAll(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := Value(y)
+		vm.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := c.ref()
+		modSame(t, "QFunctional."+c.name, got, want, err)
+	}
+}
