@@ -224,7 +224,7 @@ func TestReportAndPlots(t *testing.T) {
 
 	var text bytes.Buffer
 	must(t, rep.WriteText(&text))
-	for _, want := range []string{"shadow:", "module outputs:", "weights:", "SQNR dB", "QuantizedConvReLU2d", "6.weight"} {
+	for _, want := range []string{"summary, worst own error first", "own SQNR dB", "shadow:", "module outputs:", "weights:", "SQNR dB", "QuantizedConvReLU2d", "6.weight"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}

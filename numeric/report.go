@@ -212,6 +212,19 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		rows = append(rows, []string{strconv.Itoa(i + 1), displayName(l.Name), l.QuantType, fmtDB(m.SQNR),
 			fmt.Sprintf("%.4g", m.MaxAbsErr), fmt.Sprintf("%.4g", m.MeanAbsErr), fmt.Sprintf("%.6f", m.Cosine), sl, sh, cl})
 	}
+	b := formatTable(rows, 1, 2)
+	b.WriteString("sat lo/hi: codes at the dtype's qmin/qmax (a ReLU output's zeros count as qmin); clipped: float values beyond the quantized range by more than half a step\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// formatTable lays rows out in columns two spaces apart, the columns in
+// left left-aligned and the others right-aligned.
+func formatTable(rows [][]string, left ...int) *strings.Builder {
+	isLeft := map[int]bool{}
+	for _, j := range left {
+		isLeft[j] = true
+	}
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for j, cell := range r {
@@ -225,7 +238,7 @@ func (c *Comparison) WriteText(w io.Writer) error {
 			if j > 0 {
 				b.WriteString("  ")
 			}
-			if j == 1 || j == 2 { // text columns: left-aligned
+			if isLeft[j] {
 				b.WriteString(cell + pad)
 			} else {
 				b.WriteString(pad + cell)
@@ -233,9 +246,7 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("sat lo/hi: codes at the dtype's qmin/qmax (a ReLU output's zeros count as qmin); clipped: float values beyond the quantized range by more than half a step\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return &b
 }
 
 // jsonFloat encodes finite values as numbers and ±Inf, NaN as the strings
@@ -373,9 +384,20 @@ func (r *Report) comparisons() []*Comparison {
 	return out
 }
 
-// WriteText writes the shadow, output and weight tables (those present),
-// separated by blank lines.
+// WriteText writes a summary (when the report has a shadow and an output
+// comparison: per layer, worst own error first, its own SQNR, the SQNR of its
+// output in the quantized model, the SQNR of its weight and the clipped
+// fraction of its own output), then the shadow, output and weight tables
+// (those present), separated by blank lines.
 func (r *Report) WriteText(w io.Writer) error {
+	if r.Shadow != nil && r.Outputs != nil {
+		if err := r.writeSummary(w); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+	}
 	for i, c := range r.comparisons() {
 		if i > 0 {
 			if _, err := fmt.Fprintln(w); err != nil {
@@ -387,6 +409,37 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// writeSummary writes the summary table of WriteText.
+func (r *Report) writeSummary(w io.Writer) error {
+	weights := map[string]*Layer{}
+	if r.Weights != nil {
+		for _, l := range r.Weights.Layers {
+			if strings.HasSuffix(l.Name, ".weight") || l.Name == "weight" {
+				weights[strings.TrimSuffix(strings.TrimSuffix(l.Name, "weight"), ".")] = l
+			}
+		}
+	}
+	rows := [][]string{{"#", "layer", "type", "own SQNR dB", "output SQNR dB", "weight SQNR dB", "own clipped %"}}
+	for i, l := range r.Shadow.Ranked() {
+		out, wt, cl := "-", "-", "-"
+		if o := r.Outputs.Layer(l.Name); o != nil {
+			out = fmtDB(o.Metrics.SQNR)
+		}
+		if wl := weights[l.Name]; wl != nil {
+			wt = fmtDB(wl.Metrics.SQNR)
+		}
+		if l.Metrics.Quantized {
+			cl = pct(l.Metrics.Clipped)
+		}
+		rows = append(rows, []string{strconv.Itoa(i + 1), displayName(l.Name), l.QuantType, fmtDB(l.Metrics.SQNR), out, wt, cl})
+	}
+	if _, err := fmt.Fprintf(w, "summary, worst own error first (own: the quantized layer vs its float twin on the same dequantized input; output: vs the float model at that layer, inherited error included)\n"); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, formatTable(rows, 1, 2).String())
+	return err
 }
 
 // WriteJSON writes {"shadow": …, "outputs": …, "weights": …} with each
