@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -198,6 +199,12 @@ func TestShadowRanksBadScaleWorst(t *testing.T) {
 	if sh8 < good.Layer("8").Metrics.SQNR-6 || out8 > sh8-6 {
 		t.Errorf("layer 8: shadow SQNR %.2f (before the damage %.2f), output SQNR %.2f", sh8, good.Layer("8").Metrics.SQNR, out8)
 	}
+	var text strings.Builder
+	must(t, (&numeric.Report{Outputs: o, Shadow: s}).WriteText(&text))
+	lines := strings.Split(text.String(), "\n")
+	if f := strings.Fields(lines[2]); len(f) < 7 || f[0] != "1" || f[1] != "6" || f[4] != strconv.FormatFloat(out6(o), 'f', 2, 64) {
+		t.Errorf("summary's first row %q, want layer 6 with output SQNR %.2f", lines[2], out6(o))
+	}
 	if good.Layer("6").Metrics.SQNR < s.Layer("6").Metrics.SQNR+10 {
 		t.Errorf("layer 6 shadow SQNR %.2f before, %.2f after spoiling", good.Layer("6").Metrics.SQNR, s.Layer("6").Metrics.SQNR)
 	}
@@ -212,6 +219,8 @@ func TestShadowRanksBadScaleWorst(t *testing.T) {
 		t.Fatal("ApplyFloatFallback on a missing path: no error")
 	}
 }
+
+func out6(o *numeric.Comparison) float64 { return o.Layer("6").Metrics.SQNR }
 
 // TestReportAndPlots writes the text and JSON report and the plots into a
 // temporary directory and decodes every PNG.
