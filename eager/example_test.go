@@ -1,6 +1,7 @@
 package eager_test
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/qgorgonia/qgorgonia/eager"
@@ -104,4 +105,31 @@ func ExamplePrepareQAT() {
 	// LinearReLU (QAT)
 	// QuantizedLinearReLU
 	// [3.0774 0.6300]
+}
+
+// Saving a quantized model and loading it back: the loaded model needs no
+// float weights and computes the same int8 result.
+func ExampleSave() {
+	model := tinyModel()
+	model.QConfig = eager.DefaultQConfig()
+	quantized, err := eager.Quantize(model, eager.DefaultEvalFn, []any{[]*tensor.Dense{batch(1, 2, 3, -1, 0, 1)}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := eager.Save(&buf, quantized); err != nil {
+		fmt.Println(err)
+		return
+	}
+	loaded, err := eager.Load(&buf)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	y1, _ := eager.Run(quantized, batch(1, 2, 3))
+	y2, _ := eager.Run(loaded, batch(1, 2, 3))
+	fmt.Printf("%.4f %.4f\n", y1.Float32s(), y2.Float32s())
+	// Output:
+	// [3.0756 0.6102] [3.0756 0.6102]
 }
