@@ -276,18 +276,23 @@ func (s *torchServer) impls(w workload) ([]*impl, error) {
 	return out, nil
 }
 
+// cpuModel returns the model name, family and model of the first CPU in
+// /proc/cpuinfo (the name alone is often generic in virtual machines).
 func cpuModel() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
-	if err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "model name") {
-				if i := strings.Index(l, ":"); i >= 0 {
-					return strings.TrimSpace(l[i+1:])
-				}
-			}
+	if err != nil {
+		return runtime.GOARCH
+	}
+	info := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if l == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			info[strings.TrimSpace(k)] = strings.TrimSpace(v)
 		}
 	}
-	return runtime.GOARCH
+	return fmt.Sprintf("%s (family %s, model %s)", info["model name"], info["cpu family"], info["model"])
 }
 
 type result struct {
