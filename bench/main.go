@@ -295,6 +295,15 @@ func cpuModel() string {
 	return fmt.Sprintf("%s (family %s, model %s)", info["model name"], info["cpu family"], info["model"])
 }
 
+// loadAvg returns the 1-, 5- and 15-minute load averages, or "n/a".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "n/a"
+}
+
 type result struct {
 	Workload string  `json:"workload"`
 	Impl     string  `json:"impl"`
@@ -348,6 +357,8 @@ func main() {
 
 	fmt.Printf("CPU: %s (%d logical CPUs), %s/%s, %s\n", cpuModel(), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	fmt.Printf("qgorgonia kernel path: %s (available: %s)\n", kernels.Path(), strings.Join(kernels.Paths(), ", "))
+	fmt.Printf("load average at start: %s (other jobs on the machine distort wall-clock numbers)\n", loadAvg())
+	defer func() { fmt.Printf("\nload average at end: %s\n", loadAvg()) }()
 	var ts *torchServer
 	if !*noTorch {
 		var err error
