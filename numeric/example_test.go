@@ -177,6 +177,7 @@ func ExampleRun() {
 	// sqnr_shadow.png
 	// sqnr_outputs.png
 	// sqnr_weights.png
+	// sqnr_summary.png
 	// hist_shadow_1.png
 	// hist_output_1.png
 	// 3 3 2

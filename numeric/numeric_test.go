@@ -269,9 +269,10 @@ func TestReportAndPlots(t *testing.T) {
 
 	files, err := rep.WritePlots(dir, "1", "8.weight")
 	must(t, err)
-	// 3 SQNR charts; layer 1 is in shadow and outputs; 8.weight in weights.
-	if len(files) != 6 {
-		t.Fatalf("plots %v, want 6 files", files)
+	// 3 SQNR charts and the summary; layer 1 is in shadow and outputs;
+	// 8.weight in weights.
+	if len(files) != 7 {
+		t.Fatalf("plots %v, want 7 files", files)
 	}
 	for _, fn := range files {
 		checkPNG(t, fn, numeric.DefaultPlotWidth, numeric.DefaultPlotHeight)
@@ -279,6 +280,12 @@ func TestReportAndPlots(t *testing.T) {
 	small := filepath.Join(dir, "small.png")
 	must(t, rep.Outputs.PlotSQNR(small, 320, 200))
 	checkPNG(t, small, 320, 200)
+	sum := filepath.Join(dir, "summary.png")
+	must(t, rep.PlotSummary(sum, 800, 300))
+	checkPNG(t, sum, 800, 300)
+	if err := (&numeric.Report{Shadow: rep.Shadow}).PlotSummary(sum, 0, 0); err == nil {
+		t.Error("PlotSummary without outputs: no error")
+	}
 	h := filepath.Join(dir, "hist.png")
 	must(t, rep.Shadow.PlotHistogram("6", h, 640, 480, 30))
 	checkPNG(t, h, 640, 480)

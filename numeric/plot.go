@@ -47,8 +47,9 @@ func savePNG(p *plot.Plot, path string, width, height int) error {
 }
 
 // PlotSQNR writes a PNG bar chart of every layer's SQNR in dB, in model
-// order, to path (width × height pixels; 0 takes the defaults). Infinite
-// SQNRs (exact layers) are drawn at 100 dB and −Inf at 0. Errors: an empty
+// order, to path (width × height pixels; 0 takes the defaults). Bars are
+// clamped to [0, 100] dB: exact layers (+Inf) are drawn at 100 dB, −Inf and
+// negative SQNRs at 0. Errors: an empty
 // comparison, a size outside 100…10000 pixels, writing the file.
 func (c *Comparison) PlotSQNR(path string, width, height int) error {
 	if c == nil || len(c.Layers) == 0 {
@@ -58,14 +59,7 @@ func (c *Comparison) PlotSQNR(path string, width, height int) error {
 	vals := make(plotter.Values, len(c.Layers))
 	names := make([]string, len(c.Layers))
 	for i, l := range c.Layers {
-		v := l.Metrics.SQNR
-		switch {
-		case math.IsInf(v, 1) || v > sqnrCap:
-			v = sqnrCap
-		case math.IsInf(v, -1) || math.IsNaN(v):
-			v = 0
-		}
-		vals[i] = v
+		vals[i] = barValue(l.Metrics.SQNR)
 		names[i] = displayName(l.Name)
 	}
 	p := plot.New()
@@ -183,10 +177,76 @@ func (c *Comparison) PlotHistogram(name, path string, width, height, bins int) e
 	return nil
 }
 
+// barValue maps an SQNR to a bar height (see PlotSQNR).
+func barValue(v float64) float64 {
+	switch {
+	case math.IsInf(v, 1) || v > sqnrCap:
+		return sqnrCap
+	case math.IsInf(v, -1) || math.IsNaN(v) || v < 0:
+		return 0
+	}
+	return v
+}
+
+// PlotSummary writes a PNG chart with two bars per layer of the shadow
+// comparison, in model order: its own SQNR (shadow) beside the SQNR of its
+// output in the quantized model (outputs), so that a layer that causes
+// error (both low) stands out from one that inherits it (own high, output
+// low). Sizes as PlotSQNR. Errors: the report lacks the shadow or the
+// output comparison, plot errors.
+func (r *Report) PlotSummary(path string, width, height int) error {
+	if r == nil || r.Shadow == nil || r.Outputs == nil || len(r.Shadow.Layers) == 0 {
+		return fmt.Errorf("numeric: plot summary: need a report with shadow and output comparisons")
+	}
+	width, height = orDefault(width, DefaultPlotWidth), orDefault(height, DefaultPlotHeight)
+	n := len(r.Shadow.Layers)
+	own, out := make(plotter.Values, n), make(plotter.Values, n)
+	names := make([]string, n)
+	for i, l := range r.Shadow.Layers {
+		own[i] = barValue(l.Metrics.SQNR)
+		if o := r.Outputs.Layer(l.Name); o != nil {
+			out[i] = barValue(o.Metrics.SQNR)
+		}
+		names[i] = displayName(l.Name)
+	}
+	p := plot.New()
+	p.Title.Text = "Per-layer SQNR: own error (shadow) vs output error (inherited included)"
+	p.Y.Label.Text = "SQNR (dB); higher is better"
+	w := vg.Length(float64(width)*0.35/float64(n)) * vg.Inch / 96
+	b1, err := plotter.NewBarChart(own, w)
+	if err != nil {
+		return fmt.Errorf("numeric: plot summary: %w", err)
+	}
+	b2, err := plotter.NewBarChart(out, w)
+	if err != nil {
+		return fmt.Errorf("numeric: plot summary: %w", err)
+	}
+	b1.Color = color.NRGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}
+	b2.Color = color.NRGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}
+	b1.LineStyle.Width, b2.LineStyle.Width = 0, 0
+	b1.Offset, b2.Offset = -w/2, w/2
+	p.Add(plotter.NewGrid(), b1, b2)
+	p.Legend.Add("own (shadow)", b1)
+	p.Legend.Add("output", b2)
+	p.Legend.Top = true
+	p.NominalX(names...)
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign = draw.XRight
+	p.X.Tick.Label.YAlign = draw.YCenter
+	p.Y.Min = 0
+	p.X.Min, p.X.Max = -0.5, float64(n)-0.5
+	if err := savePNG(p, path, width, height); err != nil {
+		return fmt.Errorf("numeric: plot summary: %w", err)
+	}
+	return nil
+}
+
 var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // WritePlots writes the SQNR bar chart of every comparison of the report
-// into dir (sqnr_shadow.png, sqnr_outputs.png, sqnr_weights.png) and a
+// into dir (sqnr_shadow.png, sqnr_outputs.png, sqnr_weights.png), the
+// PlotSummary chart (sqnr_summary.png) when the report has shadow and output
+// comparisons, and a
 // histogram of each named layer from every comparison that has it
 // (hist_<kind>_<layer>.png), at the default sizes, and returns the files
 // written. Errors: dir missing, a name found in no comparison, plot errors.
@@ -199,6 +259,13 @@ func (r *Report) WritePlots(dir string, histLayers ...string) ([]string, error) 
 		name := map[Kind]string{KindShadow: "shadow", KindOutput: "outputs", KindWeight: "weights"}[c.Kind]
 		f := filepath.Join(dir, "sqnr_"+name+".png")
 		if err := c.PlotSQNR(f, 0, 0); err != nil {
+			return files, err
+		}
+		files = append(files, f)
+	}
+	if r.Shadow != nil && r.Outputs != nil {
+		f := filepath.Join(dir, "sqnr_summary.png")
+		if err := r.PlotSummary(f, 0, 0); err != nil {
 			return files, err
 		}
 		files = append(files, f)
