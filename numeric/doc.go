@@ -27,9 +27,11 @@
 // error, cosine similarity, and for quantized tensors the fraction of codes
 // at qmin and qmax and of float values the quantized range cannot
 // represent (Clipped: the sign of a scale that is too small). Run makes all
-// three comparisons as a Report, written as a plain-text table ranked worst
-// first (WriteText), as JSON (WriteJSON), and as PNG plots through
-// gonum.org/v1/plot (WritePlots: a per-layer SQNR bar chart and, for the
+// three comparisons as a Report, written as plain-text tables ranked worst
+// first (WriteText: a summary of each layer's own, output and weight SQNR,
+// then one table per comparison), as JSON (WriteJSON), and as PNG plots
+// through gonum.org/v1/plot (WritePlots: a per-layer SQNR bar chart per
+// comparison, own against output SQNR per layer (PlotSummary) and, for the
 // layers asked for, a histogram of float against dequantized values with
 // the quantization range marked). SuggestFloatFallback names the k layers
 // with the worst own (shadow) error; ApplyFloatFallback gives them a nil
