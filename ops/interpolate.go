@@ -99,7 +99,8 @@ func Interpolate(x *qtensor.QTensor, size []int, scaleFactor []float64, mode str
 	default:
 		kernels.UpsampleBilinear2d(res.Dense().Uint8s(), x.Dense().Uint8s(), planes, in[0], in[1], out[0], out[1], alignCorners, scales[0], scales[1], zp, zp, 1)
 	}
-	return res, nil
+	// A (N, C, 1, 1) input: PyTorch's channels-last kernel permutes the values.
+	return oneByOneLayout(x, res), nil
 }
 
 // Upsample is Interpolate under the name of nn.Upsample, which calls

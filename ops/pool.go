@@ -108,9 +108,10 @@ func pooledShape(x *qtensor.QTensor, out []int) []int {
 // empty dilation 1. Output size per dimension is PyTorch's
 // pooling_output_shape (floor, or ceil without starting a window in the
 // right padding). PyTorch: F.max_pool2d / nn.MaxPool2d on a quantized
-// tensor (return_indices is not supported there either). Errors: bad input,
-// rank not 3 or 4, kernel/stride/dilation < 1, padding < 0 or more than half
-// the kernel, output size < 1.
+// tensor (return_indices is not supported there either); a (N, C, 1, 1)
+// input with C > 1 gives PyTorch's permuted values (see oneByOneLayout).
+// Errors: bad input, rank not 3 or 4, kernel/stride/dilation < 1, padding < 0
+// or more than half the kernel, output size < 1.
 func MaxPool2d(x *qtensor.QTensor, kernel, stride, padding, dilation []int, ceilMode bool) (*qtensor.QTensor, error) {
 	const op = "max_pool2d"
 	a, err := perTensor8(op, x)
@@ -134,7 +135,7 @@ func MaxPool2d(x *qtensor.QTensor, kernel, stride, padding, dilation []int, ceil
 	} else {
 		kernels.MaxPool2d(out.Dense().Uint8s(), x.Dense().Uint8s(), g.batch, g.in[0], g.in[1], g.out[0], g.out[1], w)
 	}
-	return out, nil
+	return oneByOneLayout(x, out), nil
 }
 
 // AvgPool2d returns the 2-D average pool of a (N,)C,H,W quantized tensor
@@ -179,7 +180,7 @@ func AvgPool2d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, coun
 		} else {
 			kernels.AvgPool3d(out.Dense().Uint8s(), x.Dense().Uint8s(), sh[0], sh[1], 1, g.in[0], g.in[1], 1, g.out[0], g.out[1], w3, countIncludePad, divisorOverride, zp, zp, s, s)
 		}
-		return out, nil
+		return oneByOneLayout(x, out), nil
 	}
 	w := kernels.Window2d{KH: g.k[0], KW: g.k[1], SH: g.s[0], SW: g.s[1], PH: g.p[0], PW: g.p[1], DH: 1, DW: 1}
 	if a.signed {
@@ -238,7 +239,8 @@ func AvgPool3d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, coun
 // likewise columns, on the raw codes: q' = rne(f32(Σq)·f32(f32(1/kh)/kw)),
 // ties to even (see kernels.AdaptiveAvgPool2d); a 4-D input with one
 // channel or a 1×1 plane goes through PyTorch's channels-last kernel
-// instead (kernels.AdaptiveAvgPool2dNHWC). PyTorch:
+// instead (kernels.AdaptiveAvgPool2dNHWC; values of a several-channel 1×1
+// input land permuted as in PyTorch, see oneByOneLayout). PyTorch:
 // F.adaptive_avg_pool2d / nn.AdaptiveAvgPool2d on a contiguous quantized
 // tensor. Errors: bad input, rank not 3 or 4, negative output sizes, an
 // empty input with a non-empty output.
@@ -274,7 +276,7 @@ func AdaptiveAvgPool2d(x *qtensor.QTensor, outH, outW int) (*qtensor.QTensor, er
 		} else {
 			kernels.AdaptiveAvgPool2dNHWC(out.Dense().Uint8s(), x.Dense().Uint8s(), planes, ih, iw, outH, outW, zp)
 		}
-		return out, nil
+		return oneByOneLayout(x, out), nil
 	}
 	if a.signed {
 		kernels.AdaptiveAvgPool2d(out.Dense().Int8s(), x.Dense().Int8s(), planes, ih, iw, outH, outW)
