@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"github.com/qgorgonia/qgorgonia/nn"
@@ -222,7 +223,15 @@ func FuzzLoad(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add([]byte(saveMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := LoadBytes(data)
+		done := make(chan struct{})
+		var m nn.Module
+		var err error
+		go func() { m, err = LoadBytes(data); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("LoadBytes hangs on %d bytes", len(data))
+		}
 		if err == nil && m == nil {
 			t.Fatal("nil model without error")
 		}
