@@ -80,6 +80,8 @@ type variant struct {
 	SpeedupB20   float64 `json:"speedup_batch20"`
 	SpeedupB1    float64 `json:"speedup_batch1"`
 	EvalSecondsB float64 `json:"test_forward_s_batch20"`
+	EvalCPUB     float64 `json:"test_forward_cpu_s_batch20"` // process CPU time (user+system) of the same runs
+	CPUSpeedupB  float64 `json:"cpu_speedup_batch20"`        // float CPU time / this model's
 }
 
 // results is what run returns and -json writes.
@@ -224,20 +226,20 @@ func run(cfg config, w io.Writer) (*results, error) {
 			}
 			r.RNNBytes += int64(buf.Len())
 		}
-		vppl, _, err := evaluate(m, valid, cfg.Batch, cfg, v.file+" valid")
+		vppl, _, _, err := evaluate(m, valid, cfg.Batch, cfg, v.file+" valid")
 		if err != nil {
 			return nil, err
 		}
-		tppl, secs, err := evaluate(m, test, cfg.Batch, cfg, v.file+" test")
+		tppl, secs, cpu, err := evaluate(m, test, cfg.Batch, cfg, v.file+" test")
 		if err != nil {
 			return nil, err
 		}
 		b1 := capTokens(test, cfg.B1Tokens)
-		_, secs1, err := evaluate(m, b1, 1, cfg, v.file+" batch 1")
+		_, secs1, _, err := evaluate(m, b1, 1, cfg, v.file+" batch 1")
 		if err != nil {
 			return nil, err
 		}
-		r.ValidPPL, r.TestPPL, r.EvalSecondsB = vppl, tppl, secs
+		r.ValidPPL, r.TestPPL, r.EvalSecondsB, r.EvalCPUB = vppl, tppl, secs, cpu
 		r.TokPerSB20 = float64(len(test)/cfg.Batch*cfg.Batch) / secs
 		r.TokPerSB1 = float64(len(b1)) / secs1
 		if len(res.Variants) > 0 {
@@ -245,8 +247,11 @@ func run(cfg config, w io.Writer) (*results, error) {
 			r.PPLChange = (r.TestPPL - f.TestPPL) / f.TestPPL
 			r.SpeedupB20 = r.TokPerSB20 / f.TokPerSB20
 			r.SpeedupB1 = r.TokPerSB1 / f.TokPerSB1
+			if r.EvalCPUB > 0 {
+				r.CPUSpeedupB = f.EvalCPUB / r.EvalCPUB
+			}
 		} else {
-			r.SpeedupB20, r.SpeedupB1 = 1, 1
+			r.SpeedupB20, r.SpeedupB1, r.CPUSpeedupB = 1, 1, 1
 		}
 		fmt.Fprintf(w, "%s: valid ppl %.2f, test ppl %.2f, %.0f tokens/s at batch %d, %.0f at batch 1, %s\n", v.name, vppl, tppl, r.TokPerSB20, cfg.Batch, r.TokPerSB1, path)
 		res.Variants = append(res.Variants, r)
@@ -413,12 +418,13 @@ func train(m *LanguageModel, ids []int, cfg config, res *results) error {
 // evaluate returns the perplexity of m on the token stream ids, laid out
 // as B columns and run in segments of cfg.BPTT with the states carried
 // over, and the wall time of the model's forward runs (the negative
-// log-likelihood is computed from the logits outside the timed region).
-func evaluate(m *LanguageModel, ids []int, B int, cfg config, label string) (ppl, secs float64, err error) {
+// log-likelihood is computed from the logits outside the timed region),
+// and their process CPU time.
+func evaluate(m *LanguageModel, ids []int, B int, cfg config, label string) (ppl, secs, cpuSecs float64, err error) {
 	nn.Eval(m)
 	data, steps := batchify(ids, B)
 	if steps < 2 {
-		return 0, 0, fmt.Errorf("lstm: %s: %d tokens are too few for batch %d", label, len(ids), B)
+		return 0, 0, 0, fmt.Errorf("lstm: %s: %d tokens are too few for batch %d", label, len(ids), B)
 	}
 	graphs := map[int]*lmGraph{}
 	get := func(T int) (*lmGraph, error) {
@@ -439,11 +445,11 @@ func evaluate(m *LanguageModel, ids []int, B int, cfg config, label string) (ppl
 	}()
 	// Build the graphs before the clock starts.
 	if _, err := get(min(cfg.BPTT, steps-1)); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if rem := (steps - 1) % cfg.BPTT; rem != 0 {
 		if _, err := get(rem); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	shape := []int{m.Layers, B, m.Hidden}
@@ -456,30 +462,31 @@ func evaluate(m *LanguageModel, ids []int, B int, cfg config, label string) (ppl
 		T := min(cfg.BPTT, steps-1-i)
 		g, err := get(T)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		tok := make([]int64, T*B)
 		tgt := make([]int64, T*B)
 		segment(data, B, i, T, tok, tgt)
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if err := gorgonia.Let(g.tokens, tensor.New(tensor.WithShape(T, B), tensor.WithBacking(tok))); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := gorgonia.Let(g.h0, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(h))); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := gorgonia.Let(g.c0, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(c))); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := g.vm.RunAll(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		h = append(h[:0], g.hn.Value().Data().([]float32)...)
 		c = append(c[:0], g.cn.Value().Data().([]float32)...)
 		secs += time.Since(start).Seconds()
+		cpuSecs += (cpuTime() - cpu0).Seconds()
 		logits, ok := g.logits.Value().Data().([]float32)
 		if !ok {
-			return 0, 0, fmt.Errorf("lstm: %s: logits are %v, want float32", label, g.logits.Dtype())
+			return 0, 0, 0, fmt.Errorf("lstm: %s: logits are %v, want float32", label, g.logits.Dtype())
 		}
 		nll += sumNLL(logits, tgt, m.Vocab)
 		n += T * B
@@ -487,7 +494,7 @@ func evaluate(m *LanguageModel, ids []int, B int, cfg config, label string) (ppl
 		bar.Add(T * B)
 	}
 	bar.Finish()
-	return math.Exp(nll / float64(n)), secs, nil
+	return math.Exp(nll / float64(n)), secs, cpuSecs, nil
 }
 
 // sumNLL returns Σ −log softmax(row)[target] over the rows of logits

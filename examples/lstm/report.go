@@ -38,11 +38,11 @@ func printTable(w io.Writer, res *results) {
 	}
 	fmt.Fprintf(w, "; vocabulary %d; valid/test tokens %d/%d; %d threads\n", res.Vocab, res.ValidTokens, res.TestTokens, res.Threads)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\tvalid ppl\ttest ppl\tvs float\tfile\tLSTM+Linear\ttok/s b20\tspeedup\ttok/s b1\tspeedup\t")
+	fmt.Fprintln(tw, "model\tvalid ppl\ttest ppl\tvs float\tfile\tLSTM+Linear\ttok/s b20\tspeedup\tCPU speedup\ttok/s b1\tspeedup\t")
 	for _, r := range res.Variants {
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%+.3f%%\t%.2f MB\t%.2f MB\t%.0f\t%.2f×\t%.0f\t%.2f×\t\n",
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%+.3f%%\t%.2f MB\t%.2f MB\t%.0f\t%.2f×\t%.2f×\t%.0f\t%.2f×\t\n",
 			r.Name, r.ValidPPL, r.TestPPL, 100*r.PPLChange, float64(r.FileBytes)/(1<<20), float64(r.RNNBytes)/(1<<20),
-			r.TokPerSB20, r.SpeedupB20, r.TokPerSB1, r.SpeedupB1)
+			r.TokPerSB20, r.SpeedupB20, r.CPUSpeedupB, r.TokPerSB1, r.SpeedupB1)
 	}
 	tw.Flush()
 	for _, n := range res.Notes {

@@ -57,11 +57,12 @@ func defaultConfig() config {
 // row is one line of the results table.
 type row struct {
 	Name      string  `json:"name"`
-	Accuracy  float64 `json:"accuracy"`         // fraction of test images classified correctly
-	Agreement float64 `json:"top1_agreement"`   // fraction of test images where the top-1 class equals the float model's
-	FileBytes int64   `json:"file_bytes"`       // size of the eager.Save file
-	File      string  `json:"file"`             // path of the saved model
-	Seconds   float64 `json:"inference_s"`      // wall time of inference over the test set
+	Accuracy  float64 `json:"accuracy"`       // fraction of test images classified correctly
+	Agreement float64 `json:"top1_agreement"` // fraction of test images where the top-1 class equals the float model's
+	FileBytes int64   `json:"file_bytes"`     // size of the eager.Save file
+	File      string  `json:"file"`           // path of the saved model
+	Seconds   float64 `json:"inference_s"`
+	CPUSecs   float64 `json:"inference_cpu_s"`  // process CPU time (user+system) of the same runs      // wall time of inference over the test set
 	ImagesPS  float64 `json:"images_per_s"`     // test images per second
 	Speedup   float64 `json:"speedup_vs_float"` // float inference time / this model's
 }
@@ -316,11 +317,11 @@ func saveLoadEvaluate(file string, m nn.Module, test *Dataset, ref []int, cfg co
 	if err != nil {
 		return row{}, nil, fmt.Errorf("mnist: loading %s: %w", path, err)
 	}
-	pred, secs, err := predict(loaded, test, cfg, "test "+file)
+	pred, secs, cpu, err := predict(loaded, test, cfg, "test "+file)
 	if err != nil {
 		return row{}, nil, fmt.Errorf("mnist: evaluating %s: %w", path, err)
 	}
-	r := row{Name: file, FileBytes: int64(len(data)), File: path, Seconds: secs, ImagesPS: float64(test.N) / secs}
+	r := row{Name: file, FileBytes: int64(len(data)), File: path, Seconds: secs, CPUSecs: cpu, ImagesPS: float64(test.N) / secs}
 	correct, agree := 0, 0
 	for i, p := range pred {
 		if p == int(test.Labels[i]) {
@@ -423,10 +424,11 @@ func trainEpochs(m nn.Module, ds *Dataset, cfg config, epochs int, label string,
 }
 
 // predict runs m (eval mode) over ds in batches of cfg.EvalBatch and
-// returns the arg-max class of every image and the wall time of the runs.
+// returns the arg-max class of every image and the wall and CPU time of
+// the runs.
 // One graph per batch size is built before the clock starts; the timed
 // loop binds each batch, runs the graph and reads the logits.
-func predict(m nn.Module, ds *Dataset, cfg config, label string) ([]int, float64, error) {
+func predict(m nn.Module, ds *Dataset, cfg config, label string) (pred []int, secs, cpuSecs float64, err error) {
 	nn.Eval(m)
 	px := ds.Rows * ds.Cols
 	type runner struct {
@@ -455,32 +457,32 @@ func predict(m nn.Module, ds *Dataset, cfg config, label string) ([]int, float64
 	}()
 	B := cfg.EvalBatch
 	if _, err := get(min(B, ds.N)); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	if rem := ds.N % B; rem != 0 && ds.N > B {
 		if _, err := get(rem); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 	}
-	pred := make([]int, ds.N)
+	pred = make([]int, ds.N)
 	bar := newBar(cfg, ds.N, label)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for lo := 0; lo < ds.N; lo += B {
 		hi := min(lo+B, ds.N)
 		r, err := get(hi - lo)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		xt := tensor.New(tensor.WithShape(hi-lo, 1, ds.Rows, ds.Cols), tensor.WithBacking(ds.Images[lo*px:hi*px]))
 		if err := gorgonia.Let(r.x, xt); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		if err := r.vm.RunAll(); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		logits, ok := r.out.Value().Data().([]float32)
 		if !ok {
-			return nil, 0, fmt.Errorf("mnist: the model's output is %v, want float32 logits", r.out.Dtype())
+			return nil, 0, 0, fmt.Errorf("mnist: the model's output is %v, want float32 logits", r.out.Dtype())
 		}
 		for i := lo; i < hi; i++ {
 			row := logits[(i-lo)*10 : (i-lo+1)*10]
@@ -495,9 +497,9 @@ func predict(m nn.Module, ds *Dataset, cfg config, label string) ([]int, float64
 		r.vm.Reset()
 		bar.Add(hi - lo)
 	}
-	secs := time.Since(start).Seconds()
+	secs, cpuSecs = time.Since(start).Seconds(), (cpuTime() - cpu0).Seconds()
 	bar.Finish()
-	return pred, secs, nil
+	return pred, secs, cpuSecs, nil
 }
 
 // calibrationBatches returns the first n training images in batches.

@@ -38,10 +38,15 @@ func printTable(w io.Writer, res *results) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "model\taccuracy\ttop-1 agree\tfile\tinference\timages/s\tvs float\t")
+	fmt.Fprintln(tw, "model\taccuracy\ttop-1 agree\tfile\tinference\timages/s\tvs float\tCPU s\tvs float (CPU)\t")
+	cpu0 := res.Rows[0].CPUSecs
 	for _, r := range res.Rows {
-		fmt.Fprintf(tw, "%s\t%.2f%%\t%.2f%%\t%.0f KB\t%.2f s\t%.0f\t%.2f×\t\n",
-			r.Name, 100*r.Accuracy, 100*r.Agreement, float64(r.FileBytes)/1024, r.Seconds, r.ImagesPS, r.Speedup)
+		cpuRatio := 0.0
+		if r.CPUSecs > 0 {
+			cpuRatio = cpu0 / r.CPUSecs
+		}
+		fmt.Fprintf(tw, "%s\t%.2f%%\t%.2f%%\t%.0f KB\t%.2f s\t%.0f\t%.2f×\t%.2f\t%.2f×\t\n",
+			r.Name, 100*r.Accuracy, 100*r.Agreement, float64(r.FileBytes)/1024, r.Seconds, r.ImagesPS, r.Speedup, r.CPUSecs, cpuRatio)
 	}
 	tw.Flush()
 }
