@@ -49,7 +49,13 @@
 // and −Inf for a zero reference (PyTorch: NaN for 0/0); loggers keep
 // streaming sums and a fixed-seed uniform sample of values (WithMaxSamples)
 // instead of every tensor; FloatFunctional operations are logged by
-// CompareModelOutputs but not shadowed.
+// CompareModelOutputs but not shadowed. PyTorch 1.13's ShadowLogger keeps
+// only the first sample of a batched output (x = x[0] whenever len(x) > 1,
+// meant for tuples); the shadow comparison here uses whole outputs, and
+// agrees with PyTorch given one sample, or a ShadowLogger without the
+// slicing (testdata/golden_suite.json). PyTorch's compare_model_outputs
+// reports no entry for a fused LinearReLU of that golden model; here every
+// matching module, fused ones included, is compared.
 //
 // A command line flag, e.g. examples/mnist's -numeric, needs ten lines:
 //

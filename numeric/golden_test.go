@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/eager"
+	"github.com/qgorgonia/qgorgonia/fuse"
+	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/numeric"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"github.com/qgorgonia/qgorgonia/qtensor"
@@ -114,5 +118,90 @@ func TestGoldenQuantized(t *testing.T) {
 		if s != m.SQNR {
 			t.Errorf("case %d: SQNR of PyTorch's dequantized values %.12g, of ours %.12g", i, s, m.SQNR)
 		}
+	}
+}
+
+type goldenTensor struct {
+	Shape []int
+	Data  []float32
+}
+
+func (g goldenTensor) dense() *tensor.Dense {
+	return tensor.New(tensor.WithShape(g.Shape...), tensor.WithBacking(append([]float32(nil), g.Data...)))
+}
+
+// TestGoldenSuite runs the suite on the MLP of scripts/golden_numeric.py
+// (QuantStub, Linear(8, 16), ReLU, Linear(16, 4), DeQuantStub; fused
+// Linear+ReLU; default_qconfig; PyTorch's weights and batches) and
+// compares every SQNR with compute_sqnr of PyTorch 1.13's compare_weights,
+// compare_model_outputs and compare_model_stub entries. The quantized models
+// agree bit for bit, so the SQNRs differ only by PyTorch's float32 norms.
+// The shadow golden uses a ShadowLogger that keeps whole outputs; PyTorch's
+// own keeps only the first sample of a batch, which is checked too.
+func TestGoldenSuite(t *testing.T) {
+	raw, err := os.ReadFile("testdata/golden_suite.json")
+	must(t, err)
+	var g struct {
+		State                    map[string]goldenTensor
+		Calib, Data              goldenTensor
+		Weights, Outputs, Shadow map[string]float64
+		ShadowFirst              map[string]float64 `json:"shadow_first_sample"`
+	}
+	must(t, json.Unmarshal(raw, &g))
+	l1, err := nn.NewLinear(8, 16)
+	must(t, err)
+	l2, err := nn.NewLinear(16, 4)
+	must(t, err)
+	m, err := nn.NewSequential(eager.NewQuantStub(nil), l1, nn.NewReLU(), l2, eager.NewDeQuantStub(nil))
+	must(t, err)
+	sd := map[string]*tensor.Dense{}
+	for k, v := range g.State {
+		sd[k] = v.dense()
+	}
+	must(t, nn.LoadStateDict(m, sd, true))
+	nn.Eval(m)
+	fused, err := fuse.FuseModules(m, [][]string{{"1", "2"}})
+	must(t, err)
+	fused.ModuleBase().QConfig = eager.DefaultQConfig()
+	prepared, err := eager.Prepare(fused)
+	must(t, err)
+	_, err = eager.Run(prepared, g.Calib.dense())
+	must(t, err)
+	quant, err := eager.Convert(prepared)
+	must(t, err)
+	in := []*tensor.Dense{g.Data.dense()}
+
+	w, err := numeric.CompareWeights(fused, quant)
+	must(t, err)
+	o, err := numeric.CompareModelOutputs(fused, quant, in)
+	must(t, err)
+	s, err := numeric.CompareModelStub(fused, quant, in, numeric.WithTypes("Linear", "LinearReLU"))
+	must(t, err)
+	// PyTorch's own ShadowLogger keeps only the first sample of a batched
+	// output (x = x[0] when len(x) > 1): our shadow of that sample alone.
+	first := tensor.New(tensor.WithShape(1, g.Data.Shape[1]), tensor.WithBacking(append([]float32(nil), g.Data.Data[:g.Data.Shape[1]]...)))
+	s1, err := numeric.CompareModelStub(fused, quant, []*tensor.Dense{first}, numeric.WithTypes("Linear", "LinearReLU"))
+	must(t, err)
+	for _, c := range []struct {
+		name string
+		cmp  *numeric.Comparison
+		want map[string]float64
+	}{{"weights", w, g.Weights}, {"outputs", o, g.Outputs}, {"shadow", s, g.Shadow}, {"shadow, first sample", s1, g.ShadowFirst}} {
+		if len(c.want) == 0 {
+			t.Fatalf("%s: empty golden", c.name)
+		}
+		for name, want := range c.want {
+			l := c.cmp.Layer(name)
+			if l == nil {
+				t.Errorf("%s: no layer %s (have %v)", c.name, name, names(c.cmp.Layers))
+				continue
+			}
+			if math.Abs(l.Metrics.SQNR-want) > 1e-3 {
+				t.Errorf("%s %s: SQNR %.6f dB, PyTorch %.6f dB", c.name, name, l.Metrics.SQNR, want)
+			}
+		}
+	}
+	if got := strings.Join(names(s.Layers), ","); got != "1,3" {
+		t.Errorf("shadow layers %s, want 1,3 (PyTorch's module_swap_list {Linear, LinearReLU})", got)
 	}
 }

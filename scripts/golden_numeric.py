@@ -66,3 +66,75 @@ path = os.path.join(os.path.dirname(__file__), "..", "numeric", "testdata", "gol
 with open(path, "w") as f:
     json.dump(out, f)
 print("wrote", os.path.normpath(path))
+
+
+# ---------------------------------------------------------------------------
+# End to end: the Numeric Suite on a quantized MLP.
+#   Sequential(QuantStub, Linear(8, 16), ReLU, Linear(16, 4), DeQuantStub),
+#   fused [1, 2], default_qconfig (onednn engine), calibrated on one batch.
+# Writes numeric/testdata/golden_suite.json: the float state dict, the
+# calibration and evaluation batches, and compute_sqnr of every entry of
+# compare_weights, compare_model_outputs and compare_model_stub (with a
+# ShadowLogger that keeps whole outputs, and with PyTorch's own, which keeps
+# only the first sample of a batch).
+import copy
+
+import torch.ao.nn.intrinsic as nni
+import torch.ao.ns._numeric_suite as ns
+import torch.nn as tnn
+from torch.ao.quantization import (DeQuantStub, QuantStub, convert,
+                                   default_qconfig, fuse_modules, prepare)
+
+torch.manual_seed(7)
+torch.backends.quantized.engine = "onednn"  # Debian's torch has no FBGEMM
+model = tnn.Sequential(QuantStub(), tnn.Linear(8, 16), tnn.ReLU(), tnn.Linear(16, 4), DeQuantStub()).eval()
+state = {k: v.clone() for k, v in model.state_dict().items()}
+calib = torch.randn(64, 8)
+data = torch.randn(32, 8) * 1.2
+fused = fuse_modules(copy.deepcopy(model), [["1", "2"]])
+fused.qconfig = default_qconfig
+prepared = prepare(copy.deepcopy(fused))
+prepared(calib)
+qmodel = convert(prepared)
+
+suite = {"state": {k: {"shape": list(v.shape), "data": f32(v)} for k, v in state.items()},
+         "calib": {"shape": list(calib.shape), "data": f32(calib)},
+         "data": {"shape": list(data.shape), "data": f32(data)},
+         "weights": {}, "outputs": {}, "shadow": {}}
+for key, d in ns.compare_weights(fused.state_dict(), qmodel.state_dict()).items():
+    name = key.split(".")[0] + ".weight"
+    suite["weights"][name] = float(compute_sqnr(d["float"], d["quantized"].dequantize()))
+for key, d in ns.compare_model_outputs(copy.deepcopy(fused), copy.deepcopy(qmodel), data).items():
+    fl, qu = d["float"][0], d["quantized"][0]
+    if qu.is_quantized:
+        qu = qu.dequantize()
+    suite["outputs"][key.split(".")[0]] = float(compute_sqnr(fl, qu))
+
+
+class FullShadowLogger(ns.ShadowLogger):
+    """ShadowLogger without its batch slicing: PyTorch 1.13's ShadowLogger
+    takes x[0] whenever len(x) > 1 (meant for tuple outputs), which for a
+    batched tensor keeps only the first sample."""
+
+    def forward(self, x, y):
+        if isinstance(x, tuple):
+            x = x[0]
+        if isinstance(y, tuple):
+            y = y[0]
+        self.stats["quantized"].append(x.detach())
+        self.stats["float"].append(y.detach())
+
+
+swap = {tnn.Linear, nni.LinearReLU}
+for field, logger in (("shadow", FullShadowLogger), ("shadow_first_sample", ns.ShadowLogger)):
+    suite[field] = {}
+    stub = ns.compare_model_stub(copy.deepcopy(fused), copy.deepcopy(qmodel), swap, data, logger_cls=logger)
+    for key, d in stub.items():
+        fl, qu = d["float"][0], d["quantized"][0]
+        if qu.is_quantized:
+            qu = qu.dequantize()
+        suite[field][key.split(".")[0]] = float(compute_sqnr(fl, qu))
+path = os.path.join(os.path.dirname(__file__), "..", "numeric", "testdata", "golden_suite.json")
+with open(path, "w") as f:
+    json.dump(suite, f)
+print("wrote", os.path.normpath(path), {k: suite[k] for k in ("weights", "outputs", "shadow", "shadow_first_sample")})
