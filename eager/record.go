@@ -136,7 +136,8 @@ func (r *Record) Child(name string) (*Record, error) {
 //	          | uv n, n×(str name, record)                          (Children)
 //	str     = bytes = uv length | length bytes
 //	dense   = str dtype ("float32" | "int64") | shape | raw little-endian data
-//	qtensor = str dtype ("quint8" | "qint8" | "qint32") | shape | qparams | raw data
+//	qtensor = str dtype ("quint8" | "qint8" | "qint32") | shape | qparams
+//	          | raw data (one byte per quint8 / qint8 value, 4 bytes little-endian per qint32)
 //	qparams = str scheme | uv n, n×f64 scales | uv n, n×zigzag zero points | zigzag axis
 //	shape   = uv rank (≤ 8) | rank×uv dims
 //
@@ -281,8 +282,21 @@ func (w *writer) qtensor(q *qtensor.QTensor) error {
 		w.sv(z)
 	}
 	w.sv(int64(qp.Axis))
-	for _, v := range q.Ints() {
-		w.sv(v)
+	switch data := q.Dense().Data().(type) {
+	case []qdtype.QUInt8:
+		for _, v := range data {
+			w.b = append(w.b, byte(v))
+		}
+	case []qdtype.QInt8:
+		for _, v := range data {
+			w.b = append(w.b, byte(v))
+		}
+	case []qdtype.QInt32:
+		for _, v := range data {
+			w.b = binary.LittleEndian.AppendUint32(w.b, uint32(v))
+		}
+	default:
+		return fmt.Errorf("quantized storage %T cannot be saved", data)
 	}
 	return nil
 }
@@ -473,16 +487,24 @@ func (r *reader) qtensor() *qtensor.QTensor {
 	if r.err != nil {
 		return nil
 	}
-	if size > len(r.b) {
-		r.fail(errTruncated)
+	width := 1
+	if dt == qdtype.QInt32Dtype {
+		width = 4
+	}
+	p := r.raw(width * size)
+	if r.err != nil {
 		return nil
 	}
 	ints := make([]int64, size)
 	for i := range ints {
-		ints[i] = r.sv()
-	}
-	if r.err != nil {
-		return nil
+		switch dt {
+		case qdtype.QUInt8Dtype:
+			ints[i] = int64(p[i])
+		case qdtype.QInt8Dtype:
+			ints[i] = int64(int8(p[i]))
+		default:
+			ints[i] = int64(int32(binary.LittleEndian.Uint32(p[4*i:])))
+		}
 	}
 	if axis < -maxRank || axis > maxRank {
 		r.fail(fmt.Errorf("axis %d", axis))
