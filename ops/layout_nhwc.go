@@ -6,22 +6,29 @@ import (
 )
 
 // oneByOneLayout reproduces PyTorch 1.13's output layout for a contiguous
-// (N, C, 1, 1) input with C > 1. Such a tensor is also channels-last
-// contiguous, so the quantized max_pool2d, avg_pool2d, adaptive_avg_pool2d
-// and upsample kernels take their channels-last paths and write the output
-// in (N, H, W, C) order, but PyTorch allocates the output as an ordinary
-// contiguous (N, C, H, W) tensor. Whenever the output plane has more than
+// (N, C, 1, 1) or (N, C, 1, 1, 1) input with C > 1. Such a tensor is also
+// channels-last contiguous, so the quantized max_pool2d, avg_pool2d,
+// adaptive_avg_pool2d, upsample and avg_pool3d kernels take their
+// channels-last paths and write the output in (N, [D,] H, W, C) order, but
+// PyTorch allocates the output as an ordinary contiguous tensor. Whenever the output plane has more than
 // one element, the values therefore land permuted: PyTorch's element
 // (n, c, y, x) holds the logical result at flat NHWC position
 // c·H·W + y·W + x of batch n. out (computed in logical NCHW order) is
 // reordered in place and returned; other shapes are returned unchanged.
-// (Checked against torch 1.13 for all five ops, C = 2 and 6.)
+// (Checked against torch 1.13 for all six ops.)
 func oneByOneLayout(x, out *qtensor.QTensor) *qtensor.QTensor {
 	sh, os := x.Shape(), out.Shape()
-	if len(sh) != 4 || len(os) != 4 || sh[2]*sh[3] != 1 || sh[1] <= 1 {
+	if (len(sh) != 4 && len(sh) != 5) || len(os) != len(sh) || sh[1] <= 1 {
 		return out
 	}
-	n, c, plane := os[0], os[1], os[2]*os[3]
+	in, plane := 1, 1
+	for i := 2; i < len(sh); i++ {
+		in, plane = in*sh[i], plane*os[i]
+	}
+	if in != 1 {
+		return out
+	}
+	n, c := os[0], os[1]
 	if plane <= 1 || n*c == 0 {
 		return out
 	}

@@ -38,4 +38,15 @@ func TestOneByOneInputLayout(t *testing.T) {
 	check("adaptive_avg_pool2d (1, 2)", y, err, []int64{10, 20, 30, 10, 20, 30, 40, 50, 60, 40, 50, 60})
 	y, err = AvgPool2d(x, []int{1}, []int{1}, []int{0}, false, true, 0)
 	check("avg_pool2d k1 (1×1 output, no permutation)", y, err, []int64{10, 20, 30, 40, 50, 60})
+	x5, err := qtensor.FromInts([]int{2, 3, 1, 1, 1}, []int64{10, 20, 30, 40, 50, 60}, qp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err = AvgPool3d(x5, []int{2}, []int{1}, []int{1}, false, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := y.Ints()[:16], []int64{10, 20, 30, 10, 20, 30, 10, 20, 30, 10, 20, 30, 10, 20, 30, 10}; !reflect.DeepEqual(got, want) {
+		t.Errorf("avg_pool3d (2, 3, 1, 1, 1) k2 s1 p1: got %v…, want %v…", got, want)
+	}
 }

@@ -201,7 +201,8 @@ func AvgPool2d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, coun
 // exact multiplier per channel); size and div as AvgPool2d's. kernel,
 // stride and padding are one int or three (depth, height, width). PyTorch:
 // F.avg_pool3d / nn.AvgPool3d on a quantized tensor, which needs a rank-5
-// input. Errors: as AvgPool2d's, and rank not 5.
+// input (a (N, C>1, 1, 1, 1) input gives PyTorch's permuted values, see
+// oneByOneLayout). Errors: as AvgPool2d's, and rank not 5.
 func AvgPool3d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, countIncludePad bool, divisorOverride int) (*qtensor.QTensor, error) {
 	const op = "avg_pool3d"
 	a, err := perTensor8(op, x)
@@ -230,7 +231,7 @@ func AvgPool3d(x *qtensor.QTensor, kernel, stride, padding []int, ceilMode, coun
 	} else {
 		kernels.AvgPool3d(out.Dense().Uint8s(), x.Dense().Uint8s(), shape[0], shape[1], g.in[0], g.in[1], g.in[2], g.out[0], g.out[1], g.out[2], w, countIncludePad, divisorOverride, zp, zp, s, s)
 	}
-	return out, nil
+	return oneByOneLayout(x, out), nil
 }
 
 // AdaptiveAvgPool2d returns the adaptive average pool of a (N,)C,H,W
