@@ -321,9 +321,16 @@ func dynamicLinearConverter(relu bool) Converter {
 }
 
 func dynamicRNNConverter(m nn.Module) (nn.Module, error) {
-	_, newPP, err := weightFactoryOf(m)
+	first, newPP, err := weightFactoryOf(m)
 	if err != nil {
 		return nil, err
+	}
+	if first.Observer != nil && first.Observer.Dtype() == observer.Float16 {
+		switch m.(type) {
+		case *nn.LSTM, *nn.GRU:
+			return nodes.DynamicFP16RNNFromFloat(m)
+		}
+		return nil, fmt.Errorf("float16 weights are supported for LSTM and GRU, not for %s", m.TypeName())
 	}
 	newObs := func() (observer.Observer, error) {
 		pp, err := newPP()

@@ -468,7 +468,8 @@ func isQuantizedModule(m nn.Module) bool {
 	switch m.(type) {
 	case *nodes.QuantizeModule, *nodes.DequantizeModule, *nodes.QuantizedLinear, *nodes.QuantizedConv,
 		*nodes.QuantizedActivation, *nodes.QuantizedNorm, *nodes.QFunctional, *nodes.Passthrough,
-		*nodes.DynamicQuantizedLinear, *nodes.DynamicQuantizedLSTM, *nodes.DynamicQuantizedGRU, *nodes.DynamicQuantizedCell:
+		*nodes.DynamicQuantizedLinear, *nodes.DynamicQuantizedLSTM, *nodes.DynamicQuantizedGRU, *nodes.DynamicQuantizedCell,
+		*nodes.DynamicFP16RNN:
 		return true
 	}
 	return strings.HasPrefix(m.TypeName(), "Quantized")

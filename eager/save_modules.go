@@ -284,6 +284,22 @@ func encodeOwn(m nn.Module) (*Record, error) {
 			encodeCellWeights(r, fmt.Sprintf("cell%d.", i), c)
 		}
 		return r, nil
+	case *nodes.DynamicFP16RNN:
+		r := NewRecord("nodes.DynamicFP16RNN")
+		r.Strings["kind"] = f.Kind
+		r.SetInt("layers", int64(f.NumLayers))
+		r.SetBool("bidirectional", f.Bidirectional)
+		r.SetBool("batch_first", f.BatchFirst)
+		r.SetInt("cells", int64(len(f.Cells)))
+		for i, c := range f.Cells {
+			p := fmt.Sprintf("cell%d.", i)
+			for k, v := range map[string]*tensor.Dense{"weight_ih": c.WIH, "weight_hh": c.WHH, "bias_ih": c.BIH, "bias_hh": c.BHH} {
+				if v != nil {
+					r.Tensors[p+k] = v
+				}
+			}
+		}
+		return r, nil
 	case *nodes.DynamicQuantizedCell:
 		r := NewRecord("nodes.DynamicQuantizedCell")
 		r.Strings["kind"] = f.Kind
@@ -686,6 +702,20 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 			return nodes.NewDynamicQuantizedGRU(cells, layers, bi, bf)
 		}
 		return nodes.NewDynamicQuantizedLSTM(cells, layers, bi, bf)
+	case "nodes.DynamicFP16RNN":
+		layers, err1 := r.IntIn("layers", 1, maxDepth)
+		bi, err2 := r.Bool("bidirectional")
+		bf, err3 := r.Bool("batch_first")
+		n, err4 := r.IntIn("cells", 1, 2*maxDepth)
+		if err := firstErr(err1, err2, err3, err4); err != nil {
+			return nil, err
+		}
+		cells := make([]nodes.FP16CellWeights, n)
+		for i := range cells {
+			p := fmt.Sprintf("cell%d.", i)
+			cells[i] = nodes.FP16CellWeights{WIH: r.Tensors[p+"weight_ih"], WHH: r.Tensors[p+"weight_hh"], BIH: r.Tensors[p+"bias_ih"], BHH: r.Tensors[p+"bias_hh"]}
+		}
+		return nodes.NewDynamicFP16RNN(r.Strings["kind"], cells, layers, bi, bf)
 	case "nodes.DynamicQuantizedCell":
 		c, err := decodeCellWeights(r, "")
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"github.com/qgorgonia/qgorgonia/nn"
+	"github.com/qgorgonia/qgorgonia/nodes"
 	"github.com/qgorgonia/qgorgonia/observer"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"gorgonia.org/tensor"
@@ -380,5 +381,49 @@ func TestPaddingSameConv(t *testing.T) {
 		if !y1.Shape().Eq(tensor.Shape{1, 3, 5, 5}) {
 			t.Fatalf("output shape %v", y1.Shape())
 		}
+	}
+}
+
+// float16 dynamic quantization of LSTM and GRU layers: close to the float
+// model (weights rounded to float16) and stable through save/load.
+func TestFloat16RecurrentDynamic(t *testing.T) {
+	r := rand.New(rand.NewSource(40))
+	lstm, _ := nn.NewLSTM(5, 6, 2, true, nn.WithSeed(41))
+	gru, _ := nn.NewGRU(12, 4, 1, false, nn.WithSeed(42))
+	m, _ := nn.NewSequential(lstm, gru)
+	q, err := QuantizeDynamic(m, DynamicSpec{Dtype: observer.Float16})
+	must(t, err)
+	for i, want := range []string{"DynamicQuantizedLSTM", "DynamicQuantizedGRU"} {
+		c := q.ModuleBase().Children()[i].Module
+		if _, ok := c.(*nodes.DynamicFP16RNN); !ok || c.TypeName() != want {
+			t.Fatalf("child %d: %T %s", i, c, c.TypeName())
+		}
+	}
+	l := roundTrip(t, q)
+	x := randDense(r, 1, 7, 3, 5)
+	y1, err := Run(q, x)
+	must(t, err)
+	y2, err := Run(l, x)
+	must(t, err)
+	equalDense(t, "fp16 recurrent round trip", y1, y2)
+	yf, err := Run(m, x)
+	must(t, err)
+	var max float32
+	for _, v := range yf.Float32s() {
+		if v > max {
+			max = v
+		} else if -v > max {
+			max = -v
+		}
+	}
+	for i, v := range yf.Float32s() {
+		if d := v - y1.Float32s()[i]; d > 5e-3*max || d < -5e-3*max {
+			t.Fatalf("y[%d] = %v, float %v", i, y1.Float32s()[i], v)
+		}
+	}
+	cell, _ := nn.NewLSTMCell(3, 3)
+	mc, _ := nn.NewSequential(cell)
+	if _, err := QuantizeDynamic(mc, DynamicSpec{Dtype: observer.Float16}); err == nil || !strings.Contains(err.Error(), `module "0" (LSTMCell)`) {
+		t.Fatalf("fp16 cell: %v", err)
 	}
 }

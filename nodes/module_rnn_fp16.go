@@ -1,0 +1,233 @@
+package nodes
+
+import (
+	"fmt"
+
+	"github.com/qgorgonia/qgorgonia/nn"
+	"github.com/qgorgonia/qgorgonia/ops"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// FP16CellWeights are one layer and direction of a float16 recurrent
+// layer: the float32 weights W_ih (G·H, I), W_hh (G·H, H) and biases (nil
+// when absent), rounded to float16 when packed.
+type FP16CellWeights struct {
+	WIH, WHH, BIH, BHH *tensor.Dense
+}
+
+type fp16Packed struct{ ih, hh *ops.PackedLinearFP16 }
+
+// DynamicFP16RNN is nn.quantized.dynamic.LSTM and GRU with dtype float16
+// (quantize_dynamic(..., dtype=torch.float16), PyTorch's
+// make_quantized_cell_params_fp16): the weights are saturated to ±65504 and
+// rounded to float16 once; activations stay float32 and every projection is
+// ops.LinearDynamicFP16 (float products of the float16-rounded weights,
+// float32 accumulation); the gate math is the float32 math of the int8
+// modules. Kind is "LSTM" (gates i, f, g, o) or "GRU" (r, z, n). Zero
+// initial states; Forward returns the output sequence (T, B, D·H).
+type DynamicFP16RNN struct {
+	nn.Base
+	nn.Stateless
+	Kind                             string
+	InputSize, HiddenSize, NumLayers int
+	Bidirectional, BatchFirst        bool
+	// Cells holds layer k direction d at index k·D + d.
+	Cells  []FP16CellWeights
+	packed []fp16Packed
+}
+
+// NewDynamicFP16RNN packs cells (layer-major, forward before reverse) for
+// kind "LSTM" or "GRU". The tensors are copied. Errors: a cell count other
+// than numLayers·D, shapes that do not chain, anything
+// ops.PrepackLinearFP16 rejects.
+func NewDynamicFP16RNN(kind string, cells []FP16CellWeights, numLayers int, bidirectional, batchFirst bool) (*DynamicFP16RNN, error) {
+	gates := map[string]int{"LSTM": 4, "GRU": 3}[kind]
+	if gates == 0 {
+		return nil, fmt.Errorf("nodes: DynamicFP16RNN: kind %q (LSTM or GRU)", kind)
+	}
+	dirs := 1
+	if bidirectional {
+		dirs = 2
+	}
+	if numLayers < 1 || len(cells) != numLayers*dirs {
+		return nil, fmt.Errorf("nodes: DynamicFP16RNN: %d cells for %d layers × %d directions", len(cells), numLayers, dirs)
+	}
+	m := &DynamicFP16RNN{Kind: kind, NumLayers: numLayers, Bidirectional: bidirectional, BatchFirst: batchFirst}
+	for i, c := range cells {
+		if c.WIH == nil || c.WHH == nil {
+			return nil, fmt.Errorf("nodes: DynamicFP16RNN: cell %d has no weights", i)
+		}
+		si, sh := c.WIH.Shape(), c.WHH.Shape()
+		if len(si) != 2 || len(sh) != 2 || sh[0] != gates*sh[1] || si[0] != sh[0] {
+			return nil, fmt.Errorf("nodes: DynamicFP16RNN: cell %d: weight_ih %v and weight_hh %v are not (%dH, I) and (%dH, H)", i, si, sh, gates, gates)
+		}
+		if i == 0 {
+			m.InputSize, m.HiddenSize = si[1], sh[1]
+		}
+		want := m.InputSize
+		if i >= dirs {
+			want = dirs * m.HiddenSize
+		}
+		if sh[1] != m.HiddenSize || si[1] != want {
+			return nil, fmt.Errorf("nodes: DynamicFP16RNN: cell %d: weight_ih %v, want (%d, %d)", i, si, gates*m.HiddenSize, want)
+		}
+		ih, err := ops.PrepackLinearFP16(c.WIH, c.BIH)
+		if err != nil {
+			return nil, fmt.Errorf("nodes: DynamicFP16RNN: cell %d: %w", i, err)
+		}
+		hh, err := ops.PrepackLinearFP16(c.WHH, c.BHH)
+		if err != nil {
+			return nil, fmt.Errorf("nodes: DynamicFP16RNN: cell %d: %w", i, err)
+		}
+		m.packed = append(m.packed, fp16Packed{ih: ih, hh: hh})
+		cp := FP16CellWeights{WIH: c.WIH.Clone().(*tensor.Dense), WHH: c.WHH.Clone().(*tensor.Dense)}
+		if c.BIH != nil {
+			cp.BIH = c.BIH.Clone().(*tensor.Dense)
+		}
+		if c.BHH != nil {
+			cp.BHH = c.BHH.Clone().(*tensor.Dense)
+		}
+		m.Cells = append(m.Cells, cp)
+	}
+	return m, nil
+}
+
+// DynamicFP16RNNFromFloat converts an nn.LSTM or nn.GRU with float16
+// weights (PyTorch's from_float with a float16 weight observer).
+func DynamicFP16RNNFromFloat(m nn.Module) (*DynamicFP16RNN, error) {
+	var rb *nn.RNNBase
+	switch f := m.(type) {
+	case *nn.LSTM:
+		rb = &f.RNNBase
+	case *nn.GRU:
+		rb = &f.RNNBase
+	default:
+		return nil, fmt.Errorf("nodes: DynamicFP16RNN: cannot convert %T (LSTM or GRU)", m)
+	}
+	dirs := 1
+	if rb.Bidirectional {
+		dirs = 2
+	}
+	var cells []FP16CellWeights
+	for k := 0; k < rb.NumLayers; k++ {
+		for d := 0; d < dirs; d++ {
+			s := fmt.Sprintf("_l%d", k)
+			if d == 1 {
+				s += "_reverse"
+			}
+			cells = append(cells, FP16CellWeights{WIH: namedData(m, "weight_ih"+s), WHH: namedData(m, "weight_hh"+s),
+				BIH: namedData(m, "bias_ih"+s), BHH: namedData(m, "bias_hh"+s)})
+		}
+	}
+	return NewDynamicFP16RNN(m.TypeName(), cells, rb.NumLayers, rb.Bidirectional, rb.BatchFirst)
+}
+
+// Forward returns the output sequence for zero initial states.
+func (m *DynamicFP16RNN) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	if err := requireFloat(m.TypeName(), x); err != nil {
+		return nil, err
+	}
+	const name = "DynamicFP16RNN"
+	ins, children, _, err := cellInputs(name, x, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	params := fmt.Sprintf("kind=%s in=%d hidden=%d layers=%d bidirectional=%t batch_first=%t", m.Kind, m.InputSize, m.HiddenSize, m.NumLayers, m.Bidirectional, m.BatchFirst)
+	ns, err := multiNode(name, params, ins, children, nil, nil, func(a []operand) ([]*tensor.Dense, error) {
+		o, err := m.run(a[0].f)
+		return []*tensor.Dense{o}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ns[0], nil
+}
+
+// run is the recurrent layer on float32 tensors.
+func (m *DynamicFP16RNN) run(x *tensor.Dense) (*tensor.Dense, error) {
+	sh := x.Shape()
+	if len(sh) != 3 || sh[2] != m.InputSize {
+		return nil, fmt.Errorf("nodes: DynamicFP16RNN: input has shape %v, want 3-D with %d features", sh, m.InputSize)
+	}
+	t, b := sh[0], sh[1]
+	xd := append([]float32(nil), x.Float32s()...)
+	if m.BatchFirst {
+		t, b = sh[1], sh[0]
+		xd = transpose01(xd, b, t, m.InputSize)
+	}
+	dirs := 1
+	if m.Bidirectional {
+		dirs = 2
+	}
+	gates := 4
+	if m.Kind == "GRU" {
+		gates = 3
+	}
+	hs := m.HiddenSize
+	layerIn, inSize := xd, m.InputSize
+	for l := 0; l < m.NumLayers; l++ {
+		layerOut := make([]float32, t*b*dirs*hs)
+		for dir := 0; dir < dirs; dir++ {
+			p := m.packed[l*dirs+dir]
+			giD, err := ops.LinearDynamicFP16(tensor.New(tensor.WithShape(t*b, inSize), tensor.WithBacking(layerIn)), p.ih)
+			if err != nil {
+				return nil, err
+			}
+			gi := giD.Float32s()
+			h, c := make([]float32, b*hs), make([]float32, b*hs)
+			for step := 0; step < t; step++ {
+				ts := step
+				if dir == 1 {
+					ts = t - 1 - step
+				}
+				ghD, err := ops.LinearDynamicFP16(tensor.New(tensor.WithShape(b, hs), tensor.WithBacking(append([]float32(nil), h...))), p.hh)
+				if err != nil {
+					return nil, err
+				}
+				gh := ghD.Float32s()
+				giT := gi[ts*b*gates*hs : (ts+1)*b*gates*hs]
+				for r := 0; r < b; r++ {
+					gir, ghr := giT[r*gates*hs:(r+1)*gates*hs], gh[r*gates*hs:(r+1)*gates*hs]
+					for j := 0; j < hs; j++ {
+						if gates == 4 {
+							ig := sigmoidF32(float32(ghr[j] + gir[j]))
+							fg := sigmoidF32(float32(ghr[hs+j] + gir[hs+j]))
+							cg := tanhF32(float32(ghr[2*hs+j] + gir[2*hs+j]))
+							og := sigmoidF32(float32(ghr[3*hs+j] + gir[3*hs+j]))
+							cy := float32(float32(fg*c[r*hs+j]) + float32(ig*cg))
+							c[r*hs+j] = cy
+							h[r*hs+j] = float32(og * tanhF32(cy))
+						} else {
+							rg := sigmoidF32(float32(ghr[j] + gir[j]))
+							zg := sigmoidF32(float32(ghr[hs+j] + gir[hs+j]))
+							ng := tanhF32(float32(gir[2*hs+j] + float32(ghr[2*hs+j]*rg)))
+							hv := h[r*hs+j]
+							h[r*hs+j] = float32(float32(float32(hv-ng)*zg) + ng)
+						}
+					}
+					copy(layerOut[(ts*b+r)*dirs*hs+dir*hs:], h[r*hs:(r+1)*hs])
+				}
+			}
+		}
+		layerIn, inSize = layerOut, dirs*hs
+	}
+	outShape := []int{t, b, dirs * hs}
+	if m.BatchFirst {
+		layerIn = transpose01(layerIn, t, b, dirs*hs)
+		outShape = []int{b, t, dirs * hs}
+	}
+	return tensor.New(tensor.WithShape(outShape...), tensor.WithBacking(layerIn)), nil
+}
+
+// TypeName returns "DynamicQuantizedLSTM" or "DynamicQuantizedGRU", as
+// PyTorch names its float16 modules.
+func (m *DynamicFP16RNN) TypeName() string { return "DynamicQuantized" + m.Kind }
+
+// Clone returns a copy sharing the immutable packed weights.
+func (m *DynamicFP16RNN) Clone() nn.Module {
+	c := *m
+	c.Base = m.CloneBase()
+	c.Cells = append([]FP16CellWeights(nil), m.Cells...)
+	return &c
+}
