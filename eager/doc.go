@@ -18,8 +18,9 @@
 // PrepareQAT swaps modules for package qat's twins (weights fake-quantized,
 // activations through fake.FakeQuantize) so the model trains with Gorgonia's
 // solvers; Convert then folds batch norms and quantizes. QuantizeDynamic
-// replaces Linear, LSTM and recurrent cells by dynamically quantized modules
-// without calibration.
+// replaces Linear, LSTM, GRU and the recurrent cells by dynamically
+// quantized modules (qint8 weights; float16 weights for Linear, LSTM and
+// GRU) without calibration.
 //
 // A Gorgonia graph cannot be rewritten from outside its package, so every
 // step changes the module tree and the caller builds a fresh graph (Run does
