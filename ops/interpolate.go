@@ -22,9 +22,12 @@ import (
 // corner to corner, src = y·(H−1)/(outH−1), else src = max((y+0.5)·scale −
 // 0.5, 0). alignCorners must be false for "nearest".
 //
+// An output height of 0 gives an empty tensor, as in PyTorch; an input or
+// output width of 0 is an error (PyTorch's kernels assert both > 0).
+//
 // Errors: bad input, rank not 4, both or neither of size and scaleFactor,
-// non-positive or non-finite factors, negative sizes, a factor giving an
-// empty output, an unknown mode.
+// non-positive or non-finite factors, negative sizes, a zero input or
+// output width, an unknown mode.
 func Interpolate(x *qtensor.QTensor, size []int, scaleFactor []float64, mode string, alignCorners bool) (*qtensor.QTensor, error) {
 	op := "interpolate"
 	a, err := perTensor8(op, x)
@@ -67,15 +70,16 @@ func Interpolate(x *qtensor.QTensor, size []int, scaleFactor []float64, mode str
 			if !(f > 0) || math.IsInf(f, 0) {
 				return nil, fmt.Errorf("ops: %s: scale_factor %v must be finite and > 0", op, scaleFactor)
 			}
-			o := int(math.Floor(float64(in[i]) * f))
-			if o < 1 {
-				return nil, fmt.Errorf("ops: %s: scale_factor %v gives an empty output from spatial size %v", op, scaleFactor, in)
-			}
-			out = append(out, o)
+			out = append(out, int(math.Floor(float64(in[i])*f)))
 		}
 		scales = sf
 	default:
 		return nil, fmt.Errorf("ops: %s: give size or scale_factor", op)
+	}
+	// PyTorch's quantized kernels assert input_width > 0 && output_width > 0
+	// (for any batch size); an output height of 0 gives an empty tensor.
+	if out[1] < 1 || in[1] < 1 {
+		return nil, fmt.Errorf("ops: %s: input width %d and output width %d must be > 0 (output size %v)", op, in[1], out[1], out)
 	}
 	res, err := emptyLike8(op, []int{shape[0], shape[1], out[0], out[1]}, x.QParams())
 	if err != nil {

@@ -1520,6 +1520,17 @@ def more_pool(fm):
             fm.add("interpolate", a, [x], lambda x=x, kw=kw: F.interpolate(x, **kw),
                    ref=lambda outs, x=x, kw=kw: same_q(outs, F.interpolate(x.dequantize().double(), **kw)),
                    rule="AVERAGE")
+    # zero output sizes: an output height of 0 is an empty tensor, a width of 0 an error
+    xz = G.q([1, 2, 1, 3], "quint8")
+    for a, err in [(dict(scale_factor=0.5, mode="nearest"), False),
+                   (dict(scale_factor=0.5, mode="bilinear", align_corners=False), False),
+                   (dict(size=[0, 2], mode="nearest"), False), (dict(size=[2, 0], mode="bilinear", align_corners=True), True),
+                   (dict(scale_factor=0.2, mode="nearest"), True)]:
+        kw = dict(a)
+        fm.add("interpolate", a, [xz], lambda kw=kw: F.interpolate(xz, **kw), error=err,
+               engine="both" if err else "onednn",
+               ref=None if err else (lambda outs, kw=kw: same_q(outs, F.interpolate(xz.dequantize().double(), **kw))),
+               rule="AVERAGE")
     for x in [G.q([2, 3, 1, 1, 1], "qint8", zp=11), G.q([1, 4, 1, 1, 1], "quint8", zp=130)]:
         for cip in [True, False]:
             a = dict(kernel_size=2, stride=1, padding=1, ceil_mode=False, count_include_pad=cip, divisor_override=None)
