@@ -329,8 +329,10 @@ func dynamicRNNConverter(m nn.Module) (nn.Module, error) {
 		switch m.(type) {
 		case *nn.LSTM, *nn.GRU:
 			return nodes.DynamicFP16RNNFromFloat(m)
+		case *nn.LSTMCell, *nn.GRUCell, *nn.RNNCell:
+			return nodes.DynamicFP16CellFromFloat(m)
 		}
-		return nil, fmt.Errorf("float16 weights are supported for LSTM and GRU, not for %s", m.TypeName())
+		return nil, fmt.Errorf("no float16 dynamic counterpart for %s", m.TypeName())
 	}
 	newObs := func() (observer.Observer, error) {
 		pp, err := newPP()

@@ -469,7 +469,7 @@ func isQuantizedModule(m nn.Module) bool {
 	case *nodes.QuantizeModule, *nodes.DequantizeModule, *nodes.QuantizedLinear, *nodes.QuantizedConv,
 		*nodes.QuantizedActivation, *nodes.QuantizedNorm, *nodes.QFunctional, *nodes.Passthrough,
 		*nodes.DynamicQuantizedLinear, *nodes.DynamicQuantizedLSTM, *nodes.DynamicQuantizedGRU, *nodes.DynamicQuantizedCell,
-		*nodes.DynamicFP16RNN:
+		*nodes.DynamicFP16RNN, *nodes.DynamicFP16Cell:
 		return true
 	}
 	return strings.HasPrefix(m.TypeName(), "Quantized")

@@ -300,6 +300,16 @@ func encodeOwn(m nn.Module) (*Record, error) {
 			}
 		}
 		return r, nil
+	case *nodes.DynamicFP16Cell:
+		r := NewRecord("nodes.DynamicFP16Cell")
+		r.Strings["kind"] = f.Kind
+		r.Strings["nonlinearity"] = f.Nonlinearity
+		for k, v := range map[string]*tensor.Dense{"weight_ih": f.Weights.WIH, "weight_hh": f.Weights.WHH, "bias_ih": f.Weights.BIH, "bias_hh": f.Weights.BHH} {
+			if v != nil {
+				r.Tensors[k] = v
+			}
+		}
+		return r, nil
 	case *nodes.DynamicQuantizedCell:
 		r := NewRecord("nodes.DynamicQuantizedCell")
 		r.Strings["kind"] = f.Kind
@@ -716,6 +726,9 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 			cells[i] = nodes.FP16CellWeights{WIH: r.Tensors[p+"weight_ih"], WHH: r.Tensors[p+"weight_hh"], BIH: r.Tensors[p+"bias_ih"], BHH: r.Tensors[p+"bias_hh"]}
 		}
 		return nodes.NewDynamicFP16RNN(r.Strings["kind"], cells, layers, bi, bf)
+	case "nodes.DynamicFP16Cell":
+		return nodes.NewDynamicFP16Cell(r.Strings["kind"], r.Strings["nonlinearity"], nodes.FP16CellWeights{WIH: r.Tensors["weight_ih"],
+			WHH: r.Tensors["weight_hh"], BIH: r.Tensors["bias_ih"], BHH: r.Tensors["bias_hh"]})
 	case "nodes.DynamicQuantizedCell":
 		c, err := decodeCellWeights(r, "")
 		if err != nil {

@@ -421,9 +421,31 @@ func TestFloat16RecurrentDynamic(t *testing.T) {
 			t.Fatalf("y[%d] = %v, float %v", i, y1.Float32s()[i], v)
 		}
 	}
-	cell, _ := nn.NewLSTMCell(3, 3)
-	mc, _ := nn.NewSequential(cell)
-	if _, err := QuantizeDynamic(mc, DynamicSpec{Dtype: observer.Float16}); err == nil || !strings.Contains(err.Error(), `module "0" (LSTMCell)`) {
-		t.Fatalf("fp16 cell: %v", err)
+	// float16 cells: Linear → GRUCell → RNNCell → LSTMCell.
+	lin, _ := nn.NewLinear(5, 6, nn.WithSeed(43))
+	gc, _ := nn.NewGRUCell(6, 4, nn.WithSeed(44))
+	rc, _ := nn.NewRNNCell(4, 4, "tanh", nn.WithSeed(45))
+	lc4, _ := nn.NewLSTMCell(4, 3, nn.WithSeed(46))
+	mc, _ := nn.NewSequential(lin, gc, rc, lc4)
+	qc, err := QuantizeDynamic(mc, DynamicSpec{Dtype: observer.Float16})
+	must(t, err)
+	for i, want := range []string{"DynamicQuantizedLinear", "DynamicQuantizedGRUCell", "DynamicQuantizedRNNCell", "DynamicQuantizedLSTMCell"} {
+		if tn := qc.ModuleBase().Children()[i].Module.TypeName(); tn != want {
+			t.Fatalf("child %d: %s, want %s", i, tn, want)
+		}
+	}
+	lc := roundTrip(t, qc)
+	xc := randDense(r, 1, 3, 5)
+	c1, err := Run(qc, xc)
+	must(t, err)
+	c2, err := Run(lc, xc)
+	must(t, err)
+	equalDense(t, "fp16 cells round trip", c1, c2)
+	cf, err := Run(mc, xc)
+	must(t, err)
+	for i, v := range cf.Float32s() {
+		if d := v - c1.Float32s()[i]; d > 5e-3 || d < -5e-3 {
+			t.Fatalf("cell y[%d] = %v, float %v", i, c1.Float32s()[i], v)
+		}
 	}
 }

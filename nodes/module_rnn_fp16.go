@@ -231,3 +231,189 @@ func (m *DynamicFP16RNN) Clone() nn.Module {
 	c.Cells = append([]FP16CellWeights(nil), m.Cells...)
 	return &c
 }
+
+// DynamicFP16Cell is nn.quantized.dynamic.LSTMCell, GRUCell and RNNCell with
+// dtype float16: one step on float32 (B, I) with float16-rounded weights
+// (ops.LinearDynamicFP16 projections) and the int8 cells' float32 gate
+// math. Kind is "LSTMCell", "GRUCell" or "RNNCell" (Nonlinearity "tanh" or
+// "relu"). Forward starts from a zero state and returns h'.
+type DynamicFP16Cell struct {
+	nn.Base
+	nn.Stateless
+	Kind, Nonlinearity string
+	Weights            FP16CellWeights
+	packed             fp16Packed
+	hidden             int
+}
+
+// NewDynamicFP16Cell packs w (copied) for kind.
+func NewDynamicFP16Cell(kind, nonlinearity string, w FP16CellWeights) (*DynamicFP16Cell, error) {
+	gates := map[string]int{"LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}[kind]
+	if gates == 0 {
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: unknown kind %q (LSTMCell, GRUCell, RNNCell)", kind)
+	}
+	if kind == "RNNCell" && nonlinearity != "tanh" && nonlinearity != "relu" {
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: nonlinearity %q (tanh, relu)", nonlinearity)
+	}
+	if kind != "RNNCell" {
+		nonlinearity = ""
+	}
+	if w.WIH == nil || w.WHH == nil {
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: weights missing")
+	}
+	si, sh := w.WIH.Shape(), w.WHH.Shape()
+	if len(si) != 2 || len(sh) != 2 || sh[0] != gates*sh[1] || si[0] != sh[0] {
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: weight_ih %v and weight_hh %v are not (%dH, I) and (%dH, H)", si, sh, gates, gates)
+	}
+	ih, err := ops.PrepackLinearFP16(w.WIH, w.BIH)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: %w", err)
+	}
+	hh, err := ops.PrepackLinearFP16(w.WHH, w.BHH)
+	if err != nil {
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: %w", err)
+	}
+	cp := FP16CellWeights{WIH: w.WIH.Clone().(*tensor.Dense), WHH: w.WHH.Clone().(*tensor.Dense)}
+	if w.BIH != nil {
+		cp.BIH = w.BIH.Clone().(*tensor.Dense)
+	}
+	if w.BHH != nil {
+		cp.BHH = w.BHH.Clone().(*tensor.Dense)
+	}
+	return &DynamicFP16Cell{Kind: kind, Nonlinearity: nonlinearity, Weights: cp, packed: fp16Packed{ih: ih, hh: hh}, hidden: sh[1]}, nil
+}
+
+// DynamicFP16CellFromFloat converts nn.LSTMCell, nn.GRUCell or nn.RNNCell
+// with float16 weights.
+func DynamicFP16CellFromFloat(m nn.Module) (*DynamicFP16Cell, error) {
+	nl := ""
+	switch f := m.(type) {
+	case *nn.LSTMCell, *nn.GRUCell:
+	case *nn.RNNCell:
+		nl = f.Nonlinearity()
+	default:
+		return nil, fmt.Errorf("nodes: DynamicFP16Cell: cannot convert %T", m)
+	}
+	return NewDynamicFP16Cell(m.TypeName(), nl, FP16CellWeights{WIH: namedData(m, "weight_ih"), WHH: namedData(m, "weight_hh"),
+		BIH: namedData(m, "bias_ih"), BHH: namedData(m, "bias_hh")})
+}
+
+// Forward returns h' from a zero state.
+func (m *DynamicFP16Cell) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	h, _, err := m.ForwardState(x, nil, nil)
+	return h, err
+}
+
+// ForwardState runs one step from h (and c for LSTMCell; nil for zeros) and
+// returns h' (and c' for LSTMCell, else nil).
+func (m *DynamicFP16Cell) ForwardState(x, h, c *gorgonia.Node) (hNext, cNext *gorgonia.Node, err error) {
+	if err := requireFloat(m.TypeName(), x); err != nil {
+		return nil, nil, err
+	}
+	const name = "DynamicFP16Cell"
+	states, stateNames := []*gorgonia.Node{h}, []string{"h"}
+	if m.Kind == "LSTMCell" {
+		states, stateNames = append(states, c), append(stateNames, "c")
+	}
+	ins, children, idx, err := cellInputs(name, x, states, stateNames)
+	if err != nil {
+		return nil, nil, err
+	}
+	ns, err := multiNode(name, fmt.Sprintf("kind=%s nonlinearity=%s hidden=%d", m.Kind, m.Nonlinearity, m.hidden), ins, children, nil, nil,
+		func(a []operand) ([]*tensor.Dense, error) {
+			var c0 *tensor.Dense
+			if len(idx) > 1 {
+				c0 = stateArg(a, idx[1])
+			}
+			h1, c1, err := m.step(a[0].f, stateArg(a, idx[0]), c0)
+			if err != nil {
+				return nil, err
+			}
+			if m.Kind == "LSTMCell" {
+				return []*tensor.Dense{h1, c1}, nil
+			}
+			return []*tensor.Dense{h1}, nil
+		})
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Kind == "LSTMCell" {
+		return ns[0], ns[1], nil
+	}
+	return ns[0], nil, nil
+}
+
+func (m *DynamicFP16Cell) step(x, h0, c0 *tensor.Dense) (h1, c1 *tensor.Dense, err error) {
+	sx := x.Shape()
+	if len(sx) != 2 {
+		return nil, nil, fmt.Errorf("nodes: DynamicFP16Cell: input has shape %v, want (B, I)", sx)
+	}
+	b, hs := sx[0], m.hidden
+	state := func(s *tensor.Dense, what string) ([]float32, error) {
+		if s == nil {
+			return make([]float32, b*hs), nil
+		}
+		if sh := s.Shape(); len(sh) != 2 || sh[0] != b || sh[1] != hs {
+			return nil, fmt.Errorf("nodes: DynamicFP16Cell: %s has shape %v, want (%d, %d)", what, sh, b, hs)
+		}
+		return append([]float32(nil), s.Float32s()...), nil
+	}
+	h, err := state(h0, "h")
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := state(c0, "c")
+	if err != nil {
+		return nil, nil, err
+	}
+	giD, err := ops.LinearDynamicFP16(x, m.packed.ih)
+	if err != nil {
+		return nil, nil, err
+	}
+	ghD, err := ops.LinearDynamicFP16(tensor.New(tensor.WithShape(b, hs), tensor.WithBacking(append([]float32(nil), h...))), m.packed.hh)
+	if err != nil {
+		return nil, nil, err
+	}
+	gi, gh := giD.Float32s(), ghD.Float32s()
+	g := len(gi) / (b * hs)
+	for r := 0; r < b; r++ {
+		gir, ghr := gi[r*g*hs:(r+1)*g*hs], gh[r*g*hs:(r+1)*g*hs]
+		for j := 0; j < hs; j++ {
+			switch m.Kind {
+			case "LSTMCell":
+				ig := sigmoidF32(float32(ghr[j] + gir[j]))
+				fg := sigmoidF32(float32(ghr[hs+j] + gir[hs+j]))
+				cg := tanhF32(float32(ghr[2*hs+j] + gir[2*hs+j]))
+				og := sigmoidF32(float32(ghr[3*hs+j] + gir[3*hs+j]))
+				cy := float32(float32(fg*c[r*hs+j]) + float32(ig*cg))
+				c[r*hs+j] = cy
+				h[r*hs+j] = float32(og * tanhF32(cy))
+			case "GRUCell":
+				rg := sigmoidF32(float32(ghr[j] + gir[j]))
+				zg := sigmoidF32(float32(ghr[hs+j] + gir[hs+j]))
+				ng := tanhF32(float32(gir[2*hs+j] + float32(ghr[2*hs+j]*rg)))
+				hv := h[r*hs+j]
+				h[r*hs+j] = float32(float32(float32(hv-ng)*zg) + ng)
+			default:
+				v := float32(ghr[j] + gir[j])
+				if m.Nonlinearity == "relu" {
+					h[r*hs+j] = max(v, 0)
+				} else {
+					h[r*hs+j] = tanhF32(v)
+				}
+			}
+		}
+	}
+	return tensor.New(tensor.WithShape(b, hs), tensor.WithBacking(h)), tensor.New(tensor.WithShape(b, hs), tensor.WithBacking(c)), nil
+}
+
+// TypeName returns "DynamicQuantizedLSTMCell", "DynamicQuantizedGRUCell"
+// or "DynamicQuantizedRNNCell", as PyTorch names its float16 cells.
+func (m *DynamicFP16Cell) TypeName() string { return "DynamicQuantized" + m.Kind }
+
+// Clone returns a copy sharing the immutable packed weights.
+func (m *DynamicFP16Cell) Clone() nn.Module {
+	c := *m
+	c.Base = m.CloneBase()
+	return &c
+}
