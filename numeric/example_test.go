@@ -179,7 +179,7 @@ func ExampleRun() {
 	// sqnr_weights.png
 	// sqnr_summary.png
 	// hist_shadow_1.png
-	// hist_output_1.png
+	// hist_outputs_1.png
 	// 3 3 2
 }
 

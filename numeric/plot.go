@@ -243,21 +243,23 @@ func (r *Report) PlotSummary(path string, width, height int) error {
 
 var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
-// WritePlots writes the SQNR bar chart of every comparison of the report
-// into dir (sqnr_shadow.png, sqnr_outputs.png, sqnr_weights.png), the
-// PlotSummary chart (sqnr_summary.png) when the report has shadow and output
-// comparisons, and a
-// histogram of each named layer from every comparison that has it
-// (hist_<kind>_<layer>.png), at the default sizes, and returns the files
-// written. Errors: dir missing, a name found in no comparison, plot errors.
+// fileKind names a comparison in file names.
+var fileKind = map[Kind]string{KindShadow: "shadow", KindOutput: "outputs", KindWeight: "weights"}
+
+// WritePlots writes into dir, at the default sizes, the SQNR bar chart of
+// every comparison of the report (sqnr_shadow.png, sqnr_outputs.png,
+// sqnr_weights.png), the PlotSummary chart (sqnr_summary.png) when the
+// report has shadow and output comparisons, and a histogram of each named
+// layer from every comparison that has it (hist_shadow_<layer>.png,
+// hist_outputs_…, hist_weights_…), and returns the files written. Errors:
+// dir missing, a name found in no comparison, plot errors.
 func (r *Report) WritePlots(dir string, histLayers ...string) ([]string, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("numeric: write plots: %q is not a directory", dir)
 	}
 	var files []string
 	for _, c := range r.comparisons() {
-		name := map[Kind]string{KindShadow: "shadow", KindOutput: "outputs", KindWeight: "weights"}[c.Kind]
-		f := filepath.Join(dir, "sqnr_"+name+".png")
+		f := filepath.Join(dir, "sqnr_"+fileKind[c.Kind]+".png")
 		if err := c.PlotSQNR(f, 0, 0); err != nil {
 			return files, err
 		}
@@ -277,7 +279,7 @@ func (r *Report) WritePlots(dir string, histLayers ...string) ([]string, error) 
 				continue
 			}
 			found = true
-			f := filepath.Join(dir, "hist_"+string(c.Kind)+"_"+unsafeFile.ReplaceAllString(displayName(n), "_")+".png")
+			f := filepath.Join(dir, "hist_"+fileKind[c.Kind]+"_"+unsafeFile.ReplaceAllString(displayName(n), "_")+".png")
 			if err := c.PlotHistogram(n, f, 0, 0, 0); err != nil {
 				return files, err
 			}
