@@ -1,6 +1,7 @@
 package numeric_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"math/rand"
@@ -247,4 +248,75 @@ func ExampleApplyFloatFallback() {
 	fmt.Println(m.TypeName(), "qconfig:", eager.QConfigOf(m))
 	// Output:
 	// Linear qconfig: <nil>
+}
+
+func ExampleMaxAbsError() {
+	x := []float32{0.5, -1, 2}
+	y := []float32{0.5, -0.75, 2.5}
+	mx, _ := numeric.MaxAbsError(x, y)
+	mean, _ := numeric.MeanAbsError(x, y)
+	fmt.Println(mx, mean)
+	// Output:
+	// 0.5 0.25
+}
+
+func ExampleComparison_Ranked() {
+	float, quant, _ := exampleModels()
+	c, _ := numeric.CompareWeights(float, quant)
+	r := c.Ranked()
+	fmt.Println(len(r), r[0].Metrics.SQNR <= r[1].Metrics.SQNR)
+	// Output:
+	// 2 true
+}
+
+func ExampleComparison_WriteJSON() {
+	float, quant, inputs := exampleModels()
+	c, _ := numeric.CompareModelStub(float, quant, inputs)
+	var b strings.Builder
+	_ = c.WriteJSON(&b)
+	var doc struct {
+		Kind    string
+		Batches int
+		Layers  []struct {
+			Rank      int
+			Name      string
+			QuantType string `json:"quant_type"`
+		}
+	}
+	_ = json.Unmarshal([]byte(b.String()), &doc)
+	fmt.Println(doc.Kind, doc.Batches, len(doc.Layers), doc.Layers[0].Rank)
+	// Output:
+	// shadow 4 3 1
+}
+
+func ExampleComparison_PlotSQNR() {
+	float, quant, inputs := exampleModels()
+	c, _ := numeric.CompareModelOutputs(float, quant, inputs)
+	dir, _ := os.MkdirTemp("", "numeric")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "sqnr.png")
+	if err := c.PlotSQNR(path, 0, 0); err != nil { // default 900×540 pixels
+		fmt.Println(err)
+		return
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	cfg, _ := png.DecodeConfig(f)
+	fmt.Println(cfg.Width, cfg.Height)
+	// Output:
+	// 900 540
+}
+
+func ExampleReport_PlotSummary() {
+	float, quant, inputs := exampleModels()
+	rep, err := numeric.Run(float, quant, inputs)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	dir, _ := os.MkdirTemp("", "numeric")
+	defer os.RemoveAll(dir)
+	fmt.Println(rep.PlotSummary(filepath.Join(dir, "summary.png"), 1200, 500))
+	// Output:
+	// <nil>
 }
