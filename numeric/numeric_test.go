@@ -18,6 +18,7 @@ import (
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/nodes"
 	"github.com/qgorgonia/qgorgonia/numeric"
+	"github.com/qgorgonia/qgorgonia/observer"
 	"github.com/qgorgonia/qgorgonia/qat"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -624,5 +625,43 @@ func TestFunctionalAdd(t *testing.T) {
 	must(t, err)
 	if got := strings.Join(names(s.Layers), ","); got != "0,1.conv" {
 		t.Fatalf("shadow layers %s, want 0,1.conv", got)
+	}
+}
+
+// TestFloat16Dynamic: float16 dynamic quantization has no int8 weight, so
+// CompareWeights is an error and Run leaves Weights nil; outputs and
+// shadows still compare the float16-weight modules.
+func TestFloat16Dynamic(t *testing.T) {
+	l1, err := nn.NewLinear(6, 5, nn.WithSeed(1))
+	must(t, err)
+	l2, err := nn.NewLinear(5, 3, nn.WithSeed(2))
+	must(t, err)
+	float, err := nn.NewSequential(l1, nn.NewReLU(), l2)
+	must(t, err)
+	nn.Eval(float)
+	quant, err := eager.QuantizeDynamic(float, eager.DynamicSpec{Dtype: observer.Float16})
+	must(t, err)
+	if _, err := numeric.CompareWeights(float, quant); err == nil {
+		t.Fatal("CompareWeights of a float16 model: no error")
+	}
+	rep, err := numeric.Run(float, quant, batches(5, 2, 4, 6))
+	must(t, err)
+	if rep.Weights != nil {
+		t.Fatalf("weights comparison of a float16 model: %v", names(rep.Weights.Layers))
+	}
+	if got := strings.Join(names(rep.Shadow.Layers), ","); got != "0,2" {
+		t.Fatalf("shadow layers %s, want 0,2", got)
+	}
+	for _, l := range rep.Shadow.Layers {
+		if l.Metrics.SQNR < 50 || l.Metrics.Quantized {
+			t.Errorf("%s: SQNR %.2f, quantized %v", l.Name, l.Metrics.SQNR, l.Metrics.Quantized)
+		}
+	}
+	var b strings.Builder
+	must(t, rep.WriteText(&b))
+	must(t, rep.WriteJSON(&b))
+	must(t, rep.WriteText(&b))
+	if strings.Contains(b.String(), "weights:") {
+		t.Error("text report has a weights table")
 	}
 }

@@ -2,6 +2,7 @@ package numeric
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -357,10 +358,12 @@ type Report struct {
 
 // Run makes the full Report of a float model and the quantized model
 // converted from it: CompareWeights, CompareModelOutputs and
-// CompareModelStub on the input batches. Errors: those of the three.
+// CompareModelStub on the input batches. A model without int8 weights
+// (float16 dynamic quantization) gets no weight comparison (Weights nil).
+// Errors: those of the three.
 func Run(floatModel, quantModel nn.Module, inputs []*tensor.Dense, opts ...Option) (*Report, error) {
 	w, err := CompareWeights(floatModel, quantModel)
-	if err != nil {
+	if err != nil && !errors.Is(err, errNoWeights) {
 		return nil, err
 	}
 	o, err := CompareModelOutputs(floatModel, quantModel, inputs, opts...)

@@ -1,6 +1,7 @@
 package numeric
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/qgorgonia/qgorgonia/fuse"
@@ -10,6 +11,10 @@ import (
 	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/tensor"
 )
+
+// errNoWeights marks CompareWeights' error for a model without int8
+// weights (e.g. float16 dynamic quantization), which Run tolerates.
+var errNoWeights = errors.New("nothing to compare")
 
 // namedQWeight is one quantized weight of a quantized module with the
 // state-dict name (relative to the module) of its float twin.
@@ -167,7 +172,7 @@ func CompareWeights(floatModel, quantModel nn.Module) (*Comparison, error) {
 		}
 	}
 	if len(layers) == 0 {
-		return nil, fmt.Errorf("numeric: %s: the quantized model (%s) has no int8 weight with a float twin in the float model (%s)", op, quantModel.TypeName(), floatModel.TypeName())
+		return nil, fmt.Errorf("numeric: %s: the quantized model (%s) has no int8 weight with a float twin in the float model (%s): %w", op, quantModel.TypeName(), floatModel.TypeName(), errNoWeights)
 	}
 	return finish(KindWeight, 0, layers), nil
 }
