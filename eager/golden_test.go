@@ -11,6 +11,7 @@ import (
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/nodes"
+	"github.com/qgorgonia/qgorgonia/observer"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -54,6 +55,11 @@ type goldenFile struct {
 		Y         goldenTensor            `json:"y"`
 		H         goldenTensor            `json:"h"`
 	} `json:"gru"`
+	Memoryless struct {
+		StateDict map[string]goldenTensor `json:"state_dict"`
+		Batches   []goldenTensor          `json:"batches"`
+		QParams   map[string][]float64    `json:"qparams"`
+	} `json:"memoryless"`
 }
 
 // goldenStatic mirrors the PyTorch model of the script: a user module with
@@ -273,6 +279,41 @@ func TestGoldenDynamicGRU(t *testing.T) {
 			if math.Abs(float64(v)-c.want[i]) > 1e-5*max {
 				t.Errorf("%s[%d] = %v, PyTorch %v", c.name, i, v, c.want[i])
 			}
+		}
+	}
+}
+
+// Memoryless observers (averaging constant 1): a plain Linear observes its
+// input, the fused LinearReLU its input and then its output, as in PyTorch.
+func TestGoldenMemoryless(t *testing.T) {
+	g := loadGolden(t).Memoryless
+	l1, _ := nn.NewLinear(4, 5)
+	l2, _ := nn.NewLinear(5, 3)
+	m, _ := nn.NewSequential(NewQuantStub(nil), l1, nn.NewReLU(), l2, NewDeQuantStub(nil))
+	sd := map[string]*tensor.Dense{}
+	for k, v := range g.StateDict {
+		sd[k] = v.dense()
+	}
+	must(t, nn.LoadStateDict(m, sd, true))
+	nn.Eval(m)
+	f, err := fuse.FuseModules(m, [][]string{{"1", "2"}})
+	must(t, err)
+	f.ModuleBase().QConfig = &QConfig{
+		Activation: ObserverFactory(observer.WithArgs(observer.NewMovingAverageMinMaxObserver, observer.WithAveragingConstant(1))),
+		Weight:     ObserverFactory(observer.DefaultWeightObserver)}
+	p, err := Prepare(f)
+	must(t, err)
+	for _, b := range g.Batches {
+		_, err := Run(p, b.dense())
+		must(t, err)
+	}
+	for path, want := range g.QParams {
+		mod, err := nn.Get(p, path)
+		must(t, err)
+		qp, err := OutputQParams(mod)
+		must(t, err)
+		if math.Abs(qp.Scale()-want[0]) > 1e-6*want[0] || qp.ZeroPoint() != int64(want[1]) {
+			t.Errorf("%s: (%v, %d), PyTorch (%v, %v)", path, qp.Scale(), qp.ZeroPoint(), want[0], want[1])
 		}
 	}
 }

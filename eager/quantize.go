@@ -30,8 +30,8 @@ var NoQConfig = (*QConfig)(nil)
 type Observed struct {
 	QConfig               *QConfig
 	ActivationPostProcess *PostProcess
-	hooked                bool // the observer hook is installed first in the hook list
-	pre                   bool // ... of PreHooks (memoryless observers), else of OutputHooks
+	hooked                bool // observer hooks are installed first in the hook lists:
+	pre, out              bool // in PreHooks (memoryless observers) and/or OutputHooks
 }
 
 // QConfigOf returns the qconfig of m: Base.QConfig when it is a *QConfig
@@ -275,29 +275,38 @@ func attach(m nn.Module, path string, pp *PostProcess) error {
 	obs := &Observed{QConfig: qc, ActivationPostProcess: pp, hooked: true, pre: memoryless(pp)}
 	b.QConfig = obs
 	where := describe(path, m)
+	hook := func(times int) nn.Hook {
+		return func(x *gorgonia.Node) (*gorgonia.Node, error) {
+			y := x
+			for i := 0; i < times; i++ {
+				var err error
+				if y, err = applyPostProcess(y, pp); err != nil {
+					return nil, fmt.Errorf("eager: observer of %s: %w", where, err)
+				}
+			}
+			return y, nil
+		}
+	}
 	// PyTorch's fused modules (torch.nn.intrinsic, nn.Sequential subclasses)
 	// hold activation_post_process as a child, so their Sequential forward
-	// runs it as a last layer and the forward hook runs it again: every
-	// forward is observed twice. That changes moving-average statistics, so
-	// it is reproduced here.
-	times := 1
-	if _, fused := m.(fuse.Fused); fused && !obs.pre {
-		times = 2
-	}
-	hook := func(x *gorgonia.Node) (*gorgonia.Node, error) {
-		y := x
-		for i := 0; i < times; i++ {
-			var err error
-			if y, err = applyPostProcess(y, pp); err != nil {
-				return nil, fmt.Errorf("eager: observer of %s: %w", where, err)
-			}
+	// runs it on the output as a last layer, besides the hook: every
+	// forward is observed twice (output hook), or input then output
+	// (memoryless pre-hook). That changes moving-average statistics, so it
+	// is reproduced here.
+	_, fused := m.(fuse.Fused)
+	switch {
+	case obs.pre:
+		b.PreHooks = append([]nn.Hook{hook(1)}, b.PreHooks...)
+		if fused {
+			obs.out = true
+			b.OutputHooks = append([]nn.Hook{hook(1)}, b.OutputHooks...)
 		}
-		return y, nil
-	}
-	if obs.pre {
-		b.PreHooks = append([]nn.Hook{hook}, b.PreHooks...)
-	} else {
-		b.OutputHooks = append([]nn.Hook{hook}, b.OutputHooks...)
+	case fused:
+		obs.out = true
+		b.OutputHooks = append([]nn.Hook{hook(2)}, b.OutputHooks...)
+	default:
+		obs.out = true
+		b.OutputHooks = append([]nn.Hook{hook(1)}, b.OutputHooks...)
 	}
 	return nil
 }
@@ -448,7 +457,8 @@ func userHooks(b *nn.Base) (pre, out []nn.Hook) {
 	if o, ok := b.QConfig.(*Observed); ok && o.hooked {
 		if o.pre && len(pre) > 0 {
 			pre = pre[1:]
-		} else if !o.pre && len(out) > 0 {
+		}
+		if o.out && len(out) > 0 {
 			out = out[1:]
 		}
 	}

@@ -247,10 +247,30 @@ def workflow_variants():
     return cases
 
 
+def memoryless_case(seed):
+    """Observers with averaging constant 1 are memoryless: PyTorch observes
+    a module's input with a pre-hook, and a fused module additionally runs
+    the observer child on its output inside its Sequential forward."""
+    torch.manual_seed(seed)
+    m = nn.Sequential(tq.QuantStub(), nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3), tq.DeQuantStub()).eval()
+    sd = tensors(m.state_dict())
+    batches = [torch.randn(6, 4) for _ in range(2)]
+    f = tq.fuse_modules(m, [["1", "2"]])
+    f.qconfig = tq.QConfig(activation=O.MovingAverageMinMaxObserver.with_args(averaging_constant=1),
+                           weight=tq.default_weight_observer)
+    tq.prepare(f, inplace=True)
+    with torch.no_grad():
+        for b in batches:
+            f(b)
+    tq.convert(f, inplace=True)
+    return {"state_dict": sd, "batches": [flat(b) for b in batches],
+            "qparams": {k: [float(getattr(f, k).scale), int(getattr(f, k).zero_point)] for k in ["0", "1", "3"]}}
+
+
 def main():
     out = {"torch": torch.__version__,
            "static": [static_case("default", 1), static_case("per_channel", 2)],
-           "dynamic": dynamic_case(3), "gru": gru_case(4)}
+           "dynamic": dynamic_case(3), "gru": gru_case(4), "memoryless": memoryless_case(5)}
     path = os.path.join(os.path.dirname(__file__), "..", "eager", "testdata", "golden_eager.json")
     with open(path, "w") as fh:
         json.dump(out, fh)
