@@ -39,7 +39,7 @@ func broadcastShape(op string, a, b []int) ([]int, error) {
 
 // broadcastCodes returns src (of shape from) expanded to shape to, sharing
 // src when the shapes are equal.
-func broadcastCodes[T kernels.Code](src []T, from, to []int) []T {
+func broadcastCodes[T any](src []T, from, to []int) []T {
 	n := 1
 	for _, s := range to {
 		n *= s
@@ -425,59 +425,19 @@ func catOp(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, r
 			return nil, fmt.Errorf("ops: %s: tensor %d is %s but tensor 0 is %s; all dtypes must be the same", op, i, qdtype.Name(a.dt), qdtype.Name(info[0].dt))
 		}
 	}
-	// torch.cat skips legacy empty 1-D tensors (shape [0]) next to others.
-	kept, keptInfo := xs[:0:0], info[:0:0]
-	for i, x := range xs {
-		if sh := x.Shape(); len(sh) == 1 && sh[0] == 0 {
-			continue
-		}
-		kept, keptInfo = append(kept, x), append(keptInfo, info[i])
-	}
-	if len(kept) > 0 {
-		xs, info = kept, keptInfo
-	}
-	s0 := []int(xs[0].Shape())
-	rank := len(s0)
-	if rank == 0 {
-		return nil, fmt.Errorf("ops: %s: zero-dimensional tensor 0 cannot be concatenated", op)
-	}
-	d := dim
-	if d < 0 {
-		d += rank
-	}
-	if d < 0 || d >= rank {
-		return nil, fmt.Errorf("ops: %s: dim %d is out of range for rank %d", op, dim, rank)
-	}
-	total := 0
-	for i, x := range xs {
-		sh := []int(x.Shape())
-		if len(sh) != rank {
-			return nil, fmt.Errorf("ops: %s: tensor %d has shape %v, tensor 0 has %v; ranks differ", op, i, sh, s0)
-		}
-		for j := range sh {
-			if j != d && sh[j] != s0[j] {
-				return nil, fmt.Errorf("ops: %s: tensor %d has shape %v, tensor 0 has %v; sizes must match except in dimension %d", op, i, sh, s0, d)
-			}
-		}
-		total += sh[d]
+	l, err := planCat(op, xs, dim)
+	if err != nil {
+		return nil, err
 	}
 	qp, err := outQParams(op, info[0].dt, scale, zp)
 	if err != nil {
 		return nil, err
 	}
-	shape := append([]int(nil), s0...)
-	shape[d] = total
-	out, err := emptyLike8(op, shape, qp)
+	out, err := emptyLike8(op, l.shape, qp)
 	if err != nil {
 		return nil, err
 	}
-	outer, inner := 1, 1
-	for j := 0; j < d; j++ {
-		outer *= shape[j]
-	}
-	for j := d + 1; j < rank; j++ {
-		inner *= shape[j]
-	}
+	outer, inner, total := l.outer, l.inner, l.shape[l.dim]
 	qmin, qmax, _ := qdtype.Range(info[0].dt)
 	lo := qmin
 	if relu {
@@ -485,8 +445,9 @@ func catOp(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, r
 	}
 	rowOut := total * inner
 	off := 0
-	for i, x := range xs {
-		row := x.Shape()[d] * inner
+	for _, i := range l.keep {
+		x := xs[i]
+		row := x.Shape()[l.dim] * inner
 		in := kernels.Codes8{Signed: info[i].signed, Scale: float32(info[i].scale), ZeroPoint: int32(info[i].zp)}
 		oc := kernels.Codes8{Signed: info[i].signed, Scale: float32(scale), ZeroPoint: int32(zp)}
 		t := kernels.BuildLUT(in, oc, func(v float32) float32 { return v })
@@ -508,4 +469,66 @@ func catOp(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, r
 		off += row
 	}
 	return out, nil
+}
+
+// catLayout is the shape work Cat does the same way for every dtype.
+type catLayout struct {
+	keep         []int // indices into xs of the tensors concatenated
+	shape        []int // output shape
+	dim          int   // dim, normalized to [0, rank)
+	outer, inner int   // products of shape before and after dim
+}
+
+// planCat checks that xs can be concatenated along dim and lays out the
+// result. torch.cat skips legacy empty 1-D tensors (shape [0]) next to
+// others; error messages number the tensors that remain.
+func planCat(op string, xs []*qtensor.QTensor, dim int) (catLayout, error) {
+	var l catLayout
+	for i, x := range xs {
+		if sh := x.Shape(); len(sh) == 1 && sh[0] == 0 {
+			continue
+		}
+		l.keep = append(l.keep, i)
+	}
+	if len(l.keep) == 0 {
+		for i := range xs {
+			l.keep = append(l.keep, i)
+		}
+	}
+	s0 := []int(xs[l.keep[0]].Shape())
+	rank := len(s0)
+	if rank == 0 {
+		return l, fmt.Errorf("ops: %s: zero-dimensional tensor 0 cannot be concatenated", op)
+	}
+	d := dim
+	if d < 0 {
+		d += rank
+	}
+	if d < 0 || d >= rank {
+		return l, fmt.Errorf("ops: %s: dim %d is out of range for rank %d", op, dim, rank)
+	}
+	total := 0
+	for k, i := range l.keep {
+		sh := []int(xs[i].Shape())
+		if len(sh) != rank {
+			return l, fmt.Errorf("ops: %s: tensor %d has shape %v, tensor 0 has %v; ranks differ", op, k, sh, s0)
+		}
+		for j := range sh {
+			if j != d && sh[j] != s0[j] {
+				return l, fmt.Errorf("ops: %s: tensor %d has shape %v, tensor 0 has %v; sizes must match except in dimension %d", op, k, sh, s0, d)
+			}
+		}
+		total += sh[d]
+	}
+	l.shape = append([]int(nil), s0...)
+	l.shape[d] = total
+	l.dim = d
+	l.outer, l.inner = 1, 1
+	for j := 0; j < d; j++ {
+		l.outer *= l.shape[j]
+	}
+	for j := d + 1; j < rank; j++ {
+		l.inner *= l.shape[j]
+	}
+	return l, nil
 }

@@ -81,7 +81,7 @@ func binaryInt32(op string, a, b *qtensor.QTensor, scale float64, zp int64, mul,
 	if err != nil {
 		return nil, err
 	}
-	ba, bb := broadcastF64(da, a.Shape(), shape), broadcastF64(db, b.Shape(), shape)
+	ba, bb := broadcastCodes(da, a.Shape(), shape), broadcastCodes(db, b.Shape(), shape)
 	dst := out.Dense().Int32s()[:out.Size()]
 	for i := range dst {
 		var v float64
@@ -98,45 +98,6 @@ func binaryInt32(op string, a, b *qtensor.QTensor, scale float64, zp int64, mul,
 	return out, nil
 }
 
-// broadcastF64 expands src (shape from) to shape to (NumPy rules; from
-// already checked against to).
-func broadcastF64(src []float64, from, to []int) []float64 {
-	n := 1
-	for _, d := range to {
-		n *= d
-	}
-	out := make([]float64, n)
-	if n == 0 {
-		return out
-	}
-	st := make([]int, len(to))
-	s := 1
-	for i := len(to) - 1; i >= 0; i-- {
-		j := len(from) - len(to) + i
-		if j >= 0 && from[j] != 1 {
-			st[i] = s
-		}
-		if j >= 0 {
-			s *= from[j]
-		}
-	}
-	idx := make([]int, len(to))
-	off := 0
-	for k := 0; k < n; k++ {
-		out[k] = src[off]
-		for d := len(to) - 1; d >= 0; d-- {
-			idx[d]++
-			off += st[d]
-			if idx[d] < to[d] {
-				break
-			}
-			off -= st[d] * idx[d]
-			idx[d] = 0
-		}
-	}
-	return out
-}
-
 // catInt32 is Cat and CatReLU for qint32 tensors (all of them qint32).
 func catInt32(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64, relu bool) (*qtensor.QTensor, error) {
 	vals := make([][]float64, len(xs))
@@ -150,64 +111,24 @@ func catInt32(op string, xs []*qtensor.QTensor, dim int, scale float64, zp int64
 		}
 		vals[i] = v
 	}
-	// torch.cat skips legacy empty 1-D tensors (shape [0]) next to others.
-	kept, keptVals := xs[:0:0], vals[:0:0]
-	for i, x := range xs {
-		if sh := x.Shape(); len(sh) == 1 && sh[0] == 0 {
-			continue
-		}
-		kept, keptVals = append(kept, x), append(keptVals, vals[i])
-	}
-	if len(kept) > 0 {
-		xs, vals = kept, keptVals
-	}
-	s0 := []int(xs[0].Shape())
-	rank := len(s0)
-	if rank == 0 {
-		return nil, fmt.Errorf("ops: %s: zero-dimensional tensor 0 cannot be concatenated", op)
-	}
-	d := dim
-	if d < 0 {
-		d += rank
-	}
-	if d < 0 || d >= rank {
-		return nil, fmt.Errorf("ops: %s: dim %d is out of range for rank %d", op, dim, rank)
-	}
-	total := 0
-	for i, x := range xs {
-		sh := []int(x.Shape())
-		if len(sh) != rank {
-			return nil, fmt.Errorf("ops: %s: tensor %d has shape %v, tensor 0 has %v; ranks differ", op, i, sh, s0)
-		}
-		for j := range sh {
-			if j != d && sh[j] != s0[j] {
-				return nil, fmt.Errorf("ops: %s: tensor %d has shape %v, tensor 0 has %v; sizes must match except in dimension %d", op, i, sh, s0, d)
-			}
-		}
-		total += sh[d]
+	l, err := planCat(op, xs, dim)
+	if err != nil {
+		return nil, err
 	}
 	qp, err := outQParams(op, qdtype.QInt32Dtype, scale, zp)
 	if err != nil {
 		return nil, err
 	}
-	shape := append([]int(nil), s0...)
-	shape[d] = total
-	out, err := emptyLike8(op, shape, qp)
+	out, err := emptyLike8(op, l.shape, qp)
 	if err != nil {
 		return nil, err
 	}
-	outer, inner := 1, 1
-	for j := 0; j < d; j++ {
-		outer *= shape[j]
-	}
-	for j := d + 1; j < rank; j++ {
-		inner *= shape[j]
-	}
+	outer, inner, total := l.outer, l.inner, l.shape[l.dim]
 	dst := out.Dense().Int32s()[:out.Size()]
 	rowOut := total * inner
 	off := 0
-	for i, x := range xs {
-		row := x.Shape()[d] * inner
+	for _, i := range l.keep {
+		row := xs[i].Shape()[l.dim] * inner
 		for o := 0; o < outer; o++ {
 			for k := 0; k < row; k++ {
 				v := vals[i][o*row+k]
