@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/nodes"
 	"github.com/qgorgonia/qgorgonia/observer"
 	"github.com/qgorgonia/qgorgonia/ops"
@@ -242,7 +243,7 @@ func (b *builder) calInput(x *gorgonia.Node) (*gorgonia.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := observe(f, obs)
+	v, err := eager.Observe(f, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +307,7 @@ func (b *builder) calPattern(p *pattern) (*gorgonia.Node, error) {
 		return nil, err
 	}
 	b.obsOut[p.root] = obs
-	return observe(v, obs)
+	return eager.Observe(v, obs)
 }
 
 func (b *builder) childValueOfPattern(p *pattern, c *gorgonia.Node) (*gorgonia.Node, error) {
