@@ -288,15 +288,26 @@ func fuseConvBNReLU(isQAT bool, mods ...nn.Module) (nn.Module, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch c := folded.(type) {
-	case *nn.Conv1d:
-		return NewConvReLU1d(c, relu)
-	case *nn.Conv2d:
-		return NewConvReLU2d(c, relu)
-	case *nn.Conv3d:
-		return NewConvReLU3d(c, relu)
+	if m, ok, err := convReLU(folded, relu); ok {
+		return m, err
 	}
 	return nil, fmt.Errorf("cannot fuse eval modules %s, %s, ReLU", mods[0].TypeName(), bn.TypeName())
+}
+
+// convReLU fuses a Conv1d, Conv2d or Conv3d with relu; ok is false for any
+// other module.
+func convReLU(conv nn.Module, relu *nn.ReLU) (fused nn.Module, ok bool, err error) {
+	switch c := conv.(type) {
+	case *nn.Conv1d:
+		fused, err = NewConvReLU1d(c, relu)
+	case *nn.Conv2d:
+		fused, err = NewConvReLU2d(c, relu)
+	case *nn.Conv3d:
+		fused, err = NewConvReLU3d(c, relu)
+	default:
+		return nil, false, nil
+	}
+	return fused, true, err
 }
 
 func fuseConvReLU(_ bool, mods ...nn.Module) (nn.Module, error) {
@@ -307,13 +318,8 @@ func fuseConvReLU(_ bool, mods ...nn.Module) (nn.Module, error) {
 	if !ok {
 		return nil, fmt.Errorf("second module is %s, want ReLU", mods[1].TypeName())
 	}
-	switch c := mods[0].(type) {
-	case *nn.Conv1d:
-		return NewConvReLU1d(c, relu)
-	case *nn.Conv2d:
-		return NewConvReLU2d(c, relu)
-	case *nn.Conv3d:
-		return NewConvReLU3d(c, relu)
+	if m, ok, err := convReLU(mods[0], relu); ok {
+		return m, err
 	}
 	return nil, fmt.Errorf("first module is %s, want Conv1d, Conv2d or Conv3d", mods[0].TypeName())
 }
