@@ -113,13 +113,6 @@ func checkBN(op string, m nn.Module, nd, features int) error {
 	return nil
 }
 
-func checkReLU(op string, m nn.Module) error {
-	if _, ok := m.(*nn.ReLU); !ok {
-		return fmt.Errorf("fuse: %s: last module is %s, want ReLU", op, typeName(m))
-	}
-	return nil
-}
-
 func typeName(m nn.Module) string {
 	if m == nil {
 		return "<nil>"
