@@ -265,50 +265,18 @@ func encodeOwn(m nn.Module) (*Record, error) {
 		r.SetBool("relu", f.ReLU)
 		return r, nil
 	case *nodes.DynamicQuantizedLSTM:
-		r := NewRecord("nodes.DynamicQuantizedLSTM")
-		r.SetInt("layers", int64(f.NumLayers))
-		r.SetBool("bidirectional", f.Bidirectional)
-		r.SetBool("batch_first", f.BatchFirst)
-		r.SetInt("cells", int64(len(f.Cells)))
-		for i, c := range f.Cells {
-			encodeCellWeights(r, fmt.Sprintf("cell%d.", i), c)
-		}
-		return r, nil
+		return encodeRNNStack("nodes.DynamicQuantizedLSTM", f.NumLayers, f.Bidirectional, f.BatchFirst, f.Cells, encodeCellWeights), nil
 	case *nodes.DynamicQuantizedGRU:
-		r := NewRecord("nodes.DynamicQuantizedGRU")
-		r.SetInt("layers", int64(f.NumLayers))
-		r.SetBool("bidirectional", f.Bidirectional)
-		r.SetBool("batch_first", f.BatchFirst)
-		r.SetInt("cells", int64(len(f.Cells)))
-		for i, c := range f.Cells {
-			encodeCellWeights(r, fmt.Sprintf("cell%d.", i), c)
-		}
-		return r, nil
+		return encodeRNNStack("nodes.DynamicQuantizedGRU", f.NumLayers, f.Bidirectional, f.BatchFirst, f.Cells, encodeCellWeights), nil
 	case *nodes.DynamicFP16RNN:
-		r := NewRecord("nodes.DynamicFP16RNN")
+		r := encodeRNNStack("nodes.DynamicFP16RNN", f.NumLayers, f.Bidirectional, f.BatchFirst, f.Cells, encodeFP16CellWeights)
 		r.Strings["kind"] = f.Kind
-		r.SetInt("layers", int64(f.NumLayers))
-		r.SetBool("bidirectional", f.Bidirectional)
-		r.SetBool("batch_first", f.BatchFirst)
-		r.SetInt("cells", int64(len(f.Cells)))
-		for i, c := range f.Cells {
-			p := fmt.Sprintf("cell%d.", i)
-			for k, v := range map[string]*tensor.Dense{"weight_ih": c.WIH, "weight_hh": c.WHH, "bias_ih": c.BIH, "bias_hh": c.BHH} {
-				if v != nil {
-					r.Tensors[p+k] = v
-				}
-			}
-		}
 		return r, nil
 	case *nodes.DynamicFP16Cell:
 		r := NewRecord("nodes.DynamicFP16Cell")
 		r.Strings["kind"] = f.Kind
 		r.Strings["nonlinearity"] = f.Nonlinearity
-		for k, v := range map[string]*tensor.Dense{"weight_ih": f.Weights.WIH, "weight_hh": f.Weights.WHH, "bias_ih": f.Weights.BIH, "bias_hh": f.Weights.BHH} {
-			if v != nil {
-				r.Tensors[k] = v
-			}
-		}
+		encodeFP16CellWeights(r, "", f.Weights)
 		return r, nil
 	case *nodes.DynamicQuantizedCell:
 		r := NewRecord("nodes.DynamicQuantizedCell")
@@ -344,6 +312,54 @@ func encodeConvGeometry(r *Record, c *nn.ConvNd) {
 	r.SetInt("groups", int64(c.Groups))
 	r.SetBool("bias", c.Bias != nil)
 	r.SetBool("padding_same", c.PaddingSame)
+}
+
+// encodeRNNStack records an RNN stack's geometry and its cells' weights,
+// cell i under the prefix "cell<i>.".
+func encodeRNNStack[W any](typ string, layers int, bi, bf bool, cells []W, encode func(*Record, string, W)) *Record {
+	r := NewRecord(typ)
+	r.SetInt("layers", int64(layers))
+	r.SetBool("bidirectional", bi)
+	r.SetBool("batch_first", bf)
+	r.SetInt("cells", int64(len(cells)))
+	for i, c := range cells {
+		encode(r, fmt.Sprintf("cell%d.", i), c)
+	}
+	return r
+}
+
+// decodeRNNStack reads what encodeRNNStack wrote.
+func decodeRNNStack[W any](r *Record, decode func(*Record, string) (W, error)) (cells []W, layers int, bi, bf bool, err error) {
+	layers, err1 := r.IntIn("layers", 1, maxDepth)
+	bi, err2 := r.Bool("bidirectional")
+	bf, err3 := r.Bool("batch_first")
+	n, err4 := r.IntIn("cells", 1, 2*maxDepth)
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		return nil, 0, false, false, err
+	}
+	cells = make([]W, n)
+	for i := range cells {
+		if cells[i], err = decode(r, fmt.Sprintf("cell%d.", i)); err != nil {
+			return nil, 0, false, false, err
+		}
+	}
+	return cells, layers, bi, bf, nil
+}
+
+// encodeFP16CellWeights records the float weights of a float16 dynamic
+// cell under the prefix p, leaving absent biases out.
+func encodeFP16CellWeights(r *Record, p string, c nodes.FP16CellWeights) {
+	for k, v := range map[string]*tensor.Dense{"weight_ih": c.WIH, "weight_hh": c.WHH, "bias_ih": c.BIH, "bias_hh": c.BHH} {
+		if v != nil {
+			r.Tensors[p+k] = v
+		}
+	}
+}
+
+// decodeFP16CellWeights reads what encodeFP16CellWeights wrote; the
+// constructors check what is missing.
+func decodeFP16CellWeights(r *Record, p string) (nodes.FP16CellWeights, error) {
+	return nodes.FP16CellWeights{WIH: r.Tensors[p+"weight_ih"], WHH: r.Tensors[p+"weight_hh"], BIH: r.Tensors[p+"bias_ih"], BHH: r.Tensors[p+"bias_hh"]}, nil
 }
 
 func encodeCellWeights(r *Record, p string, c nodes.DynamicCellWeights) {
@@ -693,42 +709,23 @@ func decodeOwn(r *Record, children []nn.Child) (nn.Module, error) {
 		}
 		return nodes.NewDynamicQuantizedLinear(r.QTensors["weight"], r.Tensors["bias"], rr, relu)
 	case "nodes.DynamicQuantizedLSTM", "nodes.DynamicQuantizedGRU":
-		layers, err1 := r.IntIn("layers", 1, maxDepth)
-		bi, err2 := r.Bool("bidirectional")
-		bf, err3 := r.Bool("batch_first")
-		n, err4 := r.IntIn("cells", 1, 2*maxDepth)
-		if err := firstErr(err1, err2, err3, err4); err != nil {
+		cells, layers, bi, bf, err := decodeRNNStack(r, decodeCellWeights)
+		if err != nil {
 			return nil, err
-		}
-		cells := make([]nodes.DynamicCellWeights, n)
-		for i := range cells {
-			c, err := decodeCellWeights(r, fmt.Sprintf("cell%d.", i))
-			if err != nil {
-				return nil, err
-			}
-			cells[i] = c
 		}
 		if r.Type == "nodes.DynamicQuantizedGRU" {
 			return nodes.NewDynamicQuantizedGRU(cells, layers, bi, bf)
 		}
 		return nodes.NewDynamicQuantizedLSTM(cells, layers, bi, bf)
 	case "nodes.DynamicFP16RNN":
-		layers, err1 := r.IntIn("layers", 1, maxDepth)
-		bi, err2 := r.Bool("bidirectional")
-		bf, err3 := r.Bool("batch_first")
-		n, err4 := r.IntIn("cells", 1, 2*maxDepth)
-		if err := firstErr(err1, err2, err3, err4); err != nil {
+		cells, layers, bi, bf, err := decodeRNNStack(r, decodeFP16CellWeights)
+		if err != nil {
 			return nil, err
-		}
-		cells := make([]nodes.FP16CellWeights, n)
-		for i := range cells {
-			p := fmt.Sprintf("cell%d.", i)
-			cells[i] = nodes.FP16CellWeights{WIH: r.Tensors[p+"weight_ih"], WHH: r.Tensors[p+"weight_hh"], BIH: r.Tensors[p+"bias_ih"], BHH: r.Tensors[p+"bias_hh"]}
 		}
 		return nodes.NewDynamicFP16RNN(r.Strings["kind"], cells, layers, bi, bf)
 	case "nodes.DynamicFP16Cell":
-		return nodes.NewDynamicFP16Cell(r.Strings["kind"], r.Strings["nonlinearity"], nodes.FP16CellWeights{WIH: r.Tensors["weight_ih"],
-			WHH: r.Tensors["weight_hh"], BIH: r.Tensors["bias_ih"], BHH: r.Tensors["bias_hh"]})
+		w, _ := decodeFP16CellWeights(r, "")
+		return nodes.NewDynamicFP16Cell(r.Strings["kind"], r.Strings["nonlinearity"], w)
 	case "nodes.DynamicQuantizedCell":
 		c, err := decodeCellWeights(r, "")
 		if err != nil {
