@@ -2,13 +2,12 @@ package eager
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"testing"
 
 	"github.com/qgorgonia/qgorgonia/fuse"
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/nodes"
 	"github.com/qgorgonia/qgorgonia/observer"
@@ -122,10 +121,9 @@ func newGoldenStatic(t *testing.T) *goldenStatic {
 }
 
 func loadGolden(t *testing.T) *goldenFile {
-	b, err := os.ReadFile("testdata/golden_eager.json")
-	must(t, err)
+	t.Helper()
 	var g goldenFile
-	must(t, json.Unmarshal(b, &g))
+	golden.Load(t, "testdata/golden_eager.json", &g)
 	return &g
 }
 

@@ -4,36 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"github.com/qgorgonia/qgorgonia/observer"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"gorgonia.org/tensor"
 )
 
-type num float64
-
-func (n *num) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		switch s {
-		case "inf":
-			*n = num(math.Inf(1))
-		case "-inf":
-			*n = num(math.Inf(-1))
-		case "nan":
-			*n = num(math.NaN())
-		default:
-			return fmt.Errorf("bad number %q", s)
-		}
-		return nil
-	}
-	var f float64
-	err := json.Unmarshal(b, &f)
-	*n = num(f)
-	return err
-}
+type num = golden.Num
 
 type gt struct {
 	Shape []int `json:"shape"`
@@ -48,13 +27,7 @@ func (g gt) dense() *tensor.Dense {
 	return tensor.New(tensor.WithShape(g.Shape...), tensor.WithBacking(d))
 }
 
-func f32s(v []num) []float32 {
-	o := make([]float32, len(v))
-	for i, x := range v {
-		o[i] = float32(x)
-	}
-	return o
-}
+var f32s = golden.Float32s
 
 type goldenFile struct {
 	PerTensor []struct {
@@ -106,14 +79,8 @@ type goldenFile struct {
 
 func loadFakeGolden(t *testing.T) goldenFile {
 	t.Helper()
-	b, err := os.ReadFile("testdata/fake.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f goldenFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/fake.json", &f)
 	return f
 }
 

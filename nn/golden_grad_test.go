@@ -1,12 +1,11 @@
 package nn
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -22,16 +21,10 @@ type goldenGradCase struct {
 // loss = Σ_i Σ y_i ⊙ R_i with PyTorch 1.13's autograd, for the inputs and
 // every parameter by its PyTorch name.
 func TestGoldenGradients(t *testing.T) {
-	b, err := os.ReadFile("testdata/golden_grad.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		Cases []goldenGradCase `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/golden_grad.json", &f)
 	for _, c := range f.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			m, err := buildGolden(c.goldenCase)
@@ -129,10 +122,6 @@ func TestGoldenGradients(t *testing.T) {
 // torch.nn.functional.cross_entropy on tables of small, moderate and
 // large logits.
 func TestGoldenCrossEntropy(t *testing.T) {
-	b, err := os.ReadFile("testdata/golden_grad.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		CrossEntropy []struct {
 			Logits goldenTensor `json:"logits"`
@@ -141,9 +130,7 @@ func TestGoldenCrossEntropy(t *testing.T) {
 			Grad   goldenTensor `json:"grad"`
 		} `json:"cross_entropy"`
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/golden_grad.json", &f)
 	if len(f.CrossEntropy) == 0 {
 		t.Fatal("no cross-entropy cases")
 	}

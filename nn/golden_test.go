@@ -1,12 +1,11 @@
 package nn
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -53,17 +52,11 @@ type goldenCase struct {
 
 func loadGolden(t *testing.T) []goldenCase {
 	t.Helper()
-	b, err := os.ReadFile("testdata/golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		Torch string       `json:"torch"`
 		Cases []goldenCase `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/golden.json", &f)
 	return f.Cases
 }
 

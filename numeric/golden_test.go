@@ -1,14 +1,13 @@
 package numeric_test
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/qgorgonia/qgorgonia/eager"
 	"github.com/qgorgonia/qgorgonia/fuse"
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/numeric"
 	"github.com/qgorgonia/qgorgonia/qdtype"
@@ -16,9 +15,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// golden is testdata/golden_metrics.json, written by
+// goldenFile is testdata/golden_metrics.json, written by
 // scripts/golden_numeric.py with PyTorch 1.13.
-type golden struct {
+type goldenFile struct {
 	Torch string `json:"torch"`
 	Pairs []struct {
 		X, Y         []float32
@@ -41,12 +40,10 @@ type golden struct {
 	} `json:"quant"`
 }
 
-func loadGolden(t *testing.T) *golden {
+func loadGolden(t *testing.T) *goldenFile {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/golden_metrics.json")
-	must(t, err)
-	var g golden
-	must(t, json.Unmarshal(raw, &g))
+	var g goldenFile
+	golden.Load(t, "testdata/golden_metrics.json", &g)
 	if len(g.Pairs) == 0 || len(g.Quant) == 0 {
 		t.Fatal("empty golden file")
 	}
@@ -139,15 +136,13 @@ func (g goldenTensor) dense() *tensor.Dense {
 // The shadow golden uses a ShadowLogger that keeps whole outputs; PyTorch's
 // own keeps only the first sample of a batch, which is checked too.
 func TestGoldenSuite(t *testing.T) {
-	raw, err := os.ReadFile("testdata/golden_suite.json")
-	must(t, err)
 	var g struct {
 		State                    map[string]goldenTensor
 		Calib, Data              goldenTensor
 		Weights, Outputs, Shadow map[string]float64
 		ShadowFirst              map[string]float64 `json:"shadow_first_sample"`
 	}
-	must(t, json.Unmarshal(raw, &g))
+	golden.Load(t, "testdata/golden_suite.json", &g)
 	l1, err := nn.NewLinear(8, 16)
 	must(t, err)
 	l2, err := nn.NewLinear(16, 4)

@@ -4,36 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"gorgonia.org/tensor"
 )
 
 // num reads a golden float ("inf", "-inf", "nan" or a number).
-type num float64
-
-func (n *num) UnmarshalJSON(b []byte) error {
-	var s string
-	if json.Unmarshal(b, &s) == nil {
-		switch s {
-		case "inf":
-			*n = num(math.Inf(1))
-		case "-inf":
-			*n = num(math.Inf(-1))
-		case "nan":
-			*n = num(math.NaN())
-		default:
-			return fmt.Errorf("bad number %q", s)
-		}
-		return nil
-	}
-	var f float64
-	err := json.Unmarshal(b, &f)
-	*n = num(f)
-	return err
-}
+type num = golden.Num
 
 type goldenTensor struct {
 	Shape []int `json:"shape"`
@@ -74,16 +53,10 @@ type goldenCase struct {
 
 func loadGolden(t *testing.T) []goldenCase {
 	t.Helper()
-	b, err := os.ReadFile("testdata/observers.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		Cases []goldenCase `json:"cases"`
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/observers.json", &f)
 	return f.Cases
 }
 

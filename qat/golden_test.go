@@ -1,7 +1,6 @@
 package qat
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/qgorgonia/qgorgonia/fake"
 	"github.com/qgorgonia/qgorgonia/fuse"
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -49,17 +49,11 @@ type goldenCase struct {
 
 func loadGolden(t *testing.T) []goldenCase {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/qat_golden.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var f struct {
 		Torch string
 		Cases []goldenCase
 	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
+	golden.Load(t, "testdata/qat_golden.json", &f)
 	if len(f.Cases) == 0 {
 		t.Fatal("no golden cases")
 	}

@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 
+	"github.com/qgorgonia/qgorgonia/internal/golden"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"gorgonia.org/tensor"
 )
@@ -16,34 +15,9 @@ import (
 // The vectors in testdata/golden_qtensor.json come from PyTorch 1.13 via
 // scripts/golden_qtensor.py.
 
-type gNum float64
+type gNum = golden.Num
 
-func (n *gNum) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		switch string(b) {
-		case `"nan"`:
-			*n = gNum(math.NaN())
-		case `"inf"`:
-			*n = gNum(math.Inf(1))
-		case `"-inf"`:
-			*n = gNum(math.Inf(-1))
-		default:
-			return fmt.Errorf("bad number %s", b)
-		}
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	*n = gNum(f)
-	return err
-}
-
-func f32s(v []gNum) []float32 {
-	out := make([]float32, len(v))
-	for i, x := range v {
-		out[i] = float32(x)
-	}
-	return out
-}
+var f32s = golden.Float32s
 
 type gQ struct {
 	Dtype     string  `json:"dtype"`
@@ -105,7 +79,7 @@ func (g gFull) full(t *testing.T) *QTensor {
 	return q
 }
 
-type golden struct {
+type goldenFile struct {
 	Torch             string `json:"torch"`
 	QuantizePerTensor []struct {
 		X         []gNum  `json:"x"`
@@ -176,16 +150,10 @@ type golden struct {
 	} `json:"compare"`
 }
 
-func loadGolden(t *testing.T) *golden {
+func loadGolden(t *testing.T) *goldenFile {
 	t.Helper()
-	b, err := os.ReadFile("testdata/golden_qtensor.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g golden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
+	var g goldenFile
+	golden.Load(t, "testdata/golden_qtensor.json", &g)
 	if len(g.QuantizePerTensor) == 0 || len(g.Mean) == 0 || len(g.Topk) == 0 {
 		t.Fatal("golden file has empty sections")
 	}
