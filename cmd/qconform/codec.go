@@ -349,6 +349,16 @@ func (c *Case) input(i int) (*Tensor, error) {
 	return c.Inputs[i], nil
 }
 
+// denseInput decodes inputs[i] as a float32 *tensor.Dense; an error when it
+// is missing, null or not float32.
+func (c *Case) denseInput(i int) (*tensor.Dense, error) {
+	t, err := c.input(i)
+	if err != nil {
+		return nil, err
+	}
+	return t.Dense()
+}
+
 // optInput returns inputs[i], or nil when it is absent or null.
 func (c *Case) optInput(i int) *Tensor {
 	if i >= len(c.Inputs) {

@@ -98,11 +98,7 @@ func runHiddenCell(c *Case, f func(x, h *tensor.Dense, p *ops.RNNCellParams) (*t
 }
 
 func runLinearDynamic(c *Case) ([]*Tensor, error) {
-	in, err := c.input(0)
-	if err != nil {
-		return nil, err
-	}
-	x, err := in.Dense()
+	x, err := c.denseInput(0)
 	if err != nil {
 		return nil, err
 	}

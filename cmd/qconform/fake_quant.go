@@ -38,15 +38,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		scales, err := c.floats("scales", nil)
-		if err != nil {
-			return nil, err
-		}
-		zps, err := c.int64s("zero_points", nil)
-		if err != nil {
-			return nil, err
-		}
-		axis, err := c.int("axis", 0)
+		scales, zps, axis, err := perChannelAttrs(c)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +46,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		y, mask, err := fake.FakeQuantizePerChannelAffine(x, toF32(scales), zps, int(axis), qmin, qmax)
+		y, mask, err := fake.FakeQuantizePerChannelAffine(x, toF32(scales), zps, axis, qmin, qmax)
 		if err != nil {
 			return nil, err
 		}
@@ -88,18 +80,10 @@ func quantMinMax(c *Case) (int64, int64, error) {
 
 // fakeInputs decodes [x, grad_out].
 func fakeInputs(c *Case) (x, dy *tensor.Dense, err error) {
-	xt, err := c.input(0)
-	if err != nil {
+	if x, err = c.denseInput(0); err != nil {
 		return nil, nil, err
 	}
-	if x, err = xt.Dense(); err != nil {
-		return nil, nil, err
-	}
-	gt, err := c.input(1)
-	if err != nil {
-		return nil, nil, err
-	}
-	if dy, err = gt.Dense(); err != nil {
+	if dy, err = c.denseInput(1); err != nil {
 		return nil, nil, err
 	}
 	if !x.Shape().Eq(dy.Shape()) {
@@ -129,19 +113,11 @@ func learnableCase(c *Case, perChannel bool) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.input(2)
+	scales, err := floatInput(c, 2)
 	if err != nil {
 		return nil, err
 	}
-	scales, err := st.Float32s()
-	if err != nil {
-		return nil, err
-	}
-	zt, err := c.input(3)
-	if err != nil {
-		return nil, err
-	}
-	zps, err := zt.Float32s()
+	zps, err := floatInput(c, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -227,11 +203,7 @@ func runFakeQuantize(c *Case) ([]*Tensor, error) {
 		if int64(i) == steps {
 			fq.EnableObserver(false)
 		}
-		in, err := c.input(i)
-		if err != nil {
-			return nil, err
-		}
-		x, err := in.Dense()
+		x, err := c.denseInput(i)
 		if err != nil {
 			return nil, err
 		}

@@ -120,11 +120,7 @@ func runObserver(c *Case, op string) ([]*Tensor, error) {
 		return nil, err
 	}
 	for i := range c.Inputs {
-		in, err := c.input(i)
-		if err != nil {
-			return nil, err
-		}
-		x, err := in.Dense()
+		x, err := c.denseInput(i)
 		if err != nil {
 			return nil, err
 		}

@@ -8,11 +8,7 @@ import (
 // The quantize family (OPS.md "quantize").
 func init() {
 	register("quantize_per_tensor", func(c *Case) ([]*Tensor, error) {
-		in, err := c.input(0)
-		if err != nil {
-			return nil, err
-		}
-		x, err := in.Dense()
+		x, err := c.denseInput(0)
 		if err != nil {
 			return nil, err
 		}
@@ -35,23 +31,11 @@ func init() {
 		return []*Tensor{fromQTensor(q)}, nil
 	})
 	register("quantize_per_channel", func(c *Case) ([]*Tensor, error) {
-		in, err := c.input(0)
+		x, err := c.denseInput(0)
 		if err != nil {
 			return nil, err
 		}
-		x, err := in.Dense()
-		if err != nil {
-			return nil, err
-		}
-		scales, err := c.floats("scales", nil)
-		if err != nil {
-			return nil, err
-		}
-		zps, err := c.int64s("zero_points", nil)
-		if err != nil {
-			return nil, err
-		}
-		axis, err := c.int("axis", 0)
+		scales, zps, axis, err := perChannelAttrs(c)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +43,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		q, err := qtensor.QuantizePerChannel(x, scales, zps, int(axis), dt)
+		q, err := qtensor.QuantizePerChannel(x, scales, zps, axis, dt)
 		if err != nil {
 			return nil, err
 		}
@@ -100,4 +84,17 @@ func qInput(c *Case, i int) (*qtensor.QTensor, error) {
 		return nil, err
 	}
 	return in.QTensor()
+}
+
+// perChannelAttrs reads the per-channel qparams attrs "scales",
+// "zero_points" and "axis" (default 0).
+func perChannelAttrs(c *Case) (scales []float64, zps []int64, axis int, err error) {
+	if scales, err = c.floats("scales", nil); err != nil {
+		return nil, nil, 0, err
+	}
+	if zps, err = c.int64s("zero_points", nil); err != nil {
+		return nil, nil, 0, err
+	}
+	a, err := c.int("axis", 0)
+	return scales, zps, int(a), err
 }

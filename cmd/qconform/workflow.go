@@ -85,11 +85,7 @@ func workflowModel(c *Case) (*nn.Sequential, []layerSpec, int, error) {
 	sd := map[string]*tensor.Dense{}
 	next := 0
 	take := func(key string) error {
-		t, err := c.input(next)
-		if err != nil {
-			return err
-		}
-		d, err := t.Dense()
+		d, err := c.denseInput(next)
 		if err != nil {
 			return err
 		}
@@ -178,11 +174,7 @@ func workflowBatches(c *Case, first int) ([]*tensor.Dense, *tensor.Dense, error)
 	}
 	var batches []*tensor.Dense
 	for i := 0; i < int(nb)+1; i++ {
-		t, err := c.input(first + i)
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := t.Dense()
+		d, err := c.denseInput(first + i)
 		if err != nil {
 			return nil, nil, err
 		}
