@@ -359,7 +359,7 @@ func (o *Op) wrap(err error) error {
 // zeroDense allocates a zero-filled contiguous Dense.
 func zeroDense(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
 	if qdtype.IsQuantized(dt) {
-		return qtensor.NewDense(dt, shape)
+		return qtensor.MustNewDense(dt, shape)
 	}
 	if len(shape) == 0 {
 		return tensor.New(tensor.Of(dt), tensor.WithShape())

@@ -271,7 +271,7 @@ func TestDoAndUsePreallocDo(t *testing.T) {
 		t.Fatal("Do differs from ops.Linear or modified its input")
 	}
 	// A strided view input is materialized.
-	big := qtensor.NewDense(qdtype.QUInt8Dtype, []int{3, 8})
+	big := qtensor.MustNewDense(qdtype.QUInt8Dtype, []int{3, 8})
 	for i := 0; i < 3; i++ {
 		copy(big.Uint8s()[i*8:i*8+4], xq.Dense().Uint8s()[i*4:i*4+4])
 	}
@@ -296,8 +296,8 @@ func TestDoAndUsePreallocDo(t *testing.T) {
 		{"non-Dense", []gorgonia.Value{notDense{in}}, "want a *tensor.Dense"},
 		{"scalar", []gorgonia.Value{gorgonia.NewF32(1)}, "want a *tensor.Dense"},
 		{"nil", []gorgonia.Value{nil}, "want a *tensor.Dense"},
-		{"dtype", []gorgonia.Value{qtensor.NewDense(qdtype.QInt8Dtype, []int{3, 4})}, "dtype qint8, want quint8"},
-		{"shape", []gorgonia.Value{qtensor.NewDense(qdtype.QUInt8Dtype, []int{4, 4})}, "shape (4, 4), want (3, 4)"},
+		{"dtype", []gorgonia.Value{qtensor.MustNewDense(qdtype.QInt8Dtype, []int{3, 4})}, "dtype qint8, want quint8"},
+		{"shape", []gorgonia.Value{qtensor.MustNewDense(qdtype.QUInt8Dtype, []int{4, 4})}, "shape (4, 4), want (3, 4)"},
 		{"float", []gorgonia.Value{tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(3, 4))}, "dtype float32"},
 	} {
 		var v gorgonia.Value
@@ -308,7 +308,7 @@ func TestDoAndUsePreallocDo(t *testing.T) {
 		wantErr(t, "Do "+c.what, err, c.substr)
 	}
 	// UsePreallocDo writes into a valid prealloc and returns it.
-	pre := qtensor.NewDense(qdtype.QUInt8Dtype, []int{3, 5})
+	pre := qtensor.MustNewDense(qdtype.QUInt8Dtype, []int{3, 5})
 	v, err = op.UsePreallocDo(pre, in)
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestDoAndUsePreallocDo(t *testing.T) {
 		{"dtype", sentinel(qdtype.QInt8Dtype, 3, 5), []gorgonia.Value{in}, "dtype qint8, want quint8"},
 		{"shape", sentinel(qdtype.QUInt8Dtype, 5, 3), []gorgonia.Value{in}, "shape (5, 3), want (3, 5)"},
 		{"view", outView, []gorgonia.Value{in}, "view"},
-		{"bad input", sentinel(qdtype.QUInt8Dtype, 3, 5), []gorgonia.Value{qtensor.NewDense(qdtype.QUInt8Dtype, []int{4, 4})}, "shape (4, 4)"},
+		{"bad input", sentinel(qdtype.QUInt8Dtype, 3, 5), []gorgonia.Value{qtensor.MustNewDense(qdtype.QUInt8Dtype, []int{4, 4})}, "shape (4, 4)"},
 	} {
 		err := noPanic(t, c.what, func() error { _, err := op.UsePreallocDo(c.pre, c.inputs...); return err })
 		wantErr(t, "UsePreallocDo "+c.what, err, c.substr)
@@ -365,7 +365,7 @@ func TestRecoveredPanic(t *testing.T) {
 	o := &Op{name: "Boom", ins: []port{{dt: qdtype.QUInt8Dtype, shape: tensor.Shape{2}, quant: true, qp: qp}},
 		out: port{dt: qdtype.QUInt8Dtype, shape: tensor.Shape{2}, quant: true, qp: qp},
 		fn:  func([]operand) (operand, error) { panic("index out of range") }}
-	_, err := o.Do(qtensor.NewDense(qdtype.QUInt8Dtype, []int{2}))
+	_, err := o.Do(qtensor.MustNewDense(qdtype.QUInt8Dtype, []int{2}))
 	wantErr(t, "panicking op", err, "(recovered panic): index out of range")
 }
 

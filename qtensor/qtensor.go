@@ -134,10 +134,10 @@ func newDense(dt tensor.Dtype, shape []int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(append([]int(nil), shape...)...), tensor.WithBacking(backing))
 }
 
-// NewDense allocates a zeroed, contiguous Dense of a quantized dtype. It
-// panics if dt is not quantized; it is exported for packages that build
-// quantized values (ops, nodes).
-func NewDense(dt tensor.Dtype, shape []int) *tensor.Dense { return newDense(dt, shape) }
+// MustNewDense allocates a zeroed, contiguous Dense of a quantized dtype
+// for packages that build quantized values (ops, nodes) and have checked
+// dt. It panics if dt is not quantized or a dimension is negative.
+func MustNewDense(dt tensor.Dtype, shape []int) *tensor.Dense { return newDense(dt, shape) }
 
 func setInt(d *tensor.Dense, i int, v int64) {
 	switch d.Dtype() {

@@ -11,7 +11,7 @@ import (
 
 func TestNewAndAccessors(t *testing.T) {
 	qp := qdtype.MustPerTensor(qdtype.QInt8Dtype, 0.5, -2)
-	d := NewDense(qdtype.QInt8Dtype, []int{2, 2})
+	d := MustNewDense(qdtype.QInt8Dtype, []int{2, 2})
 	copy(d.Int8s(), []int8{-128, 0, 5, 127})
 	q, err := New(d, qp)
 	if err != nil {
@@ -63,9 +63,9 @@ func TestNewAndAccessors(t *testing.T) {
 	}{
 		{"nil", nil, qp},
 		{"float dense", tensor.New(tensor.WithShape(2), tensor.WithBacking([]float32{1, 2})), qp},
-		{"dtype mismatch", NewDense(qdtype.QUInt8Dtype, []int{2}), qp},
-		{"bad qparams", NewDense(qdtype.QInt8Dtype, []int{2}), qdtype.QParams{Dtype: qdtype.QInt8Dtype, Scales: []float64{0}, ZeroPoints: []int64{0}}},
-		{"channel count", NewDense(qdtype.QInt8Dtype, []int{2}), mustPC(t, []float64{1, 1, 1}, []int64{0, 0, 0}, 0)},
+		{"dtype mismatch", MustNewDense(qdtype.QUInt8Dtype, []int{2}), qp},
+		{"bad qparams", MustNewDense(qdtype.QInt8Dtype, []int{2}), qdtype.QParams{Dtype: qdtype.QInt8Dtype, Scales: []float64{0}, ZeroPoints: []int64{0}}},
+		{"channel count", MustNewDense(qdtype.QInt8Dtype, []int{2}), mustPC(t, []float64{1, 1, 1}, []int64{0, 0, 0}, 0)},
 	}
 	for _, c := range bad {
 		if _, err := New(c.d, c.qp); err == nil {
