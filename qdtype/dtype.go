@@ -53,7 +53,8 @@ func IsQuantized(dt tensor.Dtype) bool {
 }
 
 // Name returns PyTorch's name of a dtype: "quint8", "qint8", "qint32",
-// "float32", "uint8", ... It returns dt.String() for others.
+// "float32", "uint8", ... It returns dt.String() for others and
+// "<no dtype>" for the zero Dtype.
 func Name(dt tensor.Dtype) string {
 	switch dt {
 	case QUInt8Dtype:
@@ -76,6 +77,9 @@ func Name(dt tensor.Dtype) string {
 		return "uint8"
 	case tensor.Bool:
 		return "bool"
+	}
+	if dt.Type == nil {
+		return "<no dtype>" // the zero Dtype, whose String would panic
 	}
 	return dt.String()
 }

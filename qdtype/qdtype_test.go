@@ -24,6 +24,9 @@ func TestDtypesAreDistinct(t *testing.T) {
 	if _, err := ParseDtype("float32"); err == nil {
 		t.Fatal("ParseDtype(float32) should fail")
 	}
+	if got := Name(tensor.Dtype{}); got != "<no dtype>" {
+		t.Fatalf("Name(zero Dtype) = %q", got)
+	}
 }
 
 func TestQuantizeValueGolden(t *testing.T) {
