@@ -93,6 +93,9 @@ func DefaultDynamicMapping() Mapping { return snapshot(dynamicMapping) }
 // post-process; an error names m's type when it has none (Prepare was not
 // run, or m has no qconfig).
 func OutputQParams(m nn.Module) (qdtype.QParams, error) {
+	if m == nil {
+		return qdtype.QParams{}, fmt.Errorf("eager: output qparams: nil module")
+	}
 	pp := ActivationPostProcess(m)
 	if pp == nil {
 		return qdtype.QParams{}, fmt.Errorf("%s has no activation observer (run Prepare, and give it a qconfig)", m.TypeName())
@@ -112,6 +115,9 @@ func OutputQParams(m nn.Module) (qdtype.QParams, error) {
 // with its qparams, clamped into its quant range (_quantize_weight and
 // _clamp_weights).
 func QuantizeWeight(m nn.Module, w *tensor.Dense) (*qtensor.QTensor, error) {
+	if m == nil {
+		return nil, fmt.Errorf("eager: quantize weight: nil module")
+	}
 	qc := QConfigOf(m)
 	if qc == nil {
 		return nil, fmt.Errorf("%s has no qconfig", m.TypeName())

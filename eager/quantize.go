@@ -409,6 +409,9 @@ func convertChildren(m nn.Module, path string, mapping Mapping, passthrough, kee
 // mapping it returns the converted module, carrying m's pre-hooks, its
 // output hooks except the observer, and its training flag; otherwise m.
 func SwapModule(m nn.Module, mapping Mapping) (nn.Module, error) {
+	if m == nil {
+		return nil, fmt.Errorf("eager: swap module: nil module")
+	}
 	return swap(m, "", mapping, false, false)
 }
 

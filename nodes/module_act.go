@@ -171,6 +171,9 @@ func onesF32(n int, v float32) []float32 {
 // without affine parameters gets weight 1 and bias 0; one without running
 // statistics is an error (PyTorch's quantized BatchNorm uses them).
 func QuantizedNormFromFloat(m nn.Module, out qdtype.QParams) (*QuantizedNorm, error) {
+	if m == nil {
+		return nil, fmt.Errorf("nodes: quantized norm: nil module")
+	}
 	if out.PerChannel() {
 		return nil, fmt.Errorf("nodes: quantized norm: output qparams must be per tensor, got %v", out)
 	}

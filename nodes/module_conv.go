@@ -116,6 +116,9 @@ func QuantizedConvFromFloat(conv nn.Module, wobs observer.Observer, out qdtype.Q
 // when d·(k−1) is odd on some axis the padding is asymmetric, which the
 // quantized kernels (like PyTorch's) do not support: an error.
 func ConvOptionsOf(c *nn.ConvNd) (ops.ConvOptions, error) {
+	if c == nil {
+		return ops.ConvOptions{}, fmt.Errorf("nodes: conv options: nil convolution")
+	}
 	o := ops.ConvOptions{Stride: append([]int(nil), c.Stride...), Padding: append([]int(nil), c.Padding...),
 		Dilation: append([]int(nil), c.Dilation...), Groups: c.Groups}
 	if c.PaddingSame {
