@@ -195,7 +195,8 @@ func (q *QTensor) Ints() []int64 {
 	return out
 }
 
-// Int returns the integer at flat (row-major) index i.
+// Int returns the integer at flat (row-major) index i; like indexing a
+// slice, it panics if i is out of range.
 func (q *QTensor) Int(i int) int64 {
 	switch q.d.Dtype() {
 	case qdtype.QUInt8Dtype:
