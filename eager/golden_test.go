@@ -248,12 +248,14 @@ func TestGoldenDynamicGRU(t *testing.T) {
 	must(t, nn.LoadStateDict(m, sd, true))
 	q, err := QuantizeDynamic(m, DynamicSpec{})
 	must(t, err)
-	dq, ok := q.ModuleBase().Children()[0].Module.(*nodes.DynamicQuantizedGRU)
-	if !ok {
+	if _, ok := q.ModuleBase().Children()[0].Module.(*nodes.DynamicQuantizedGRU); !ok {
 		t.Fatalf("GRU converted to %T", q.ModuleBase().Children()[0].Module)
 	}
 	q = roundTrip(t, q)
-	dq = q.ModuleBase().Children()[0].Module.(*nodes.DynamicQuantizedGRU)
+	dq, ok := q.ModuleBase().Children()[0].Module.(*nodes.DynamicQuantizedGRU)
+	if !ok {
+		t.Fatalf("GRU loaded as %T", q.ModuleBase().Children()[0].Module)
+	}
 	gr := gorgonia.NewGraph()
 	x := gorgonia.NewTensor(gr, tensor.Float32, 3, gorgonia.WithShape(g.GRU.X.Shape...), gorgonia.WithValue(g.GRU.X.dense()))
 	out, hn, err := dq.ForwardState(x, nil)
