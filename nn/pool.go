@@ -86,20 +86,7 @@ func (m *MaxPool2d) TypeName() string { return "MaxPool2d" }
 
 // Forward pools x (N, C, H, W) or (C, H, W).
 func (m *MaxPool2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
-	x4, unb, err := to4d("max_pool2d", x)
-	if err != nil {
-		return nil, err
-	}
-	s := x4.Shape()
-	g, err := m.geometry(s[0], s[1], s[2], s[3])
-	if err != nil {
-		return nil, err
-	}
-	y, err := gorgonia.ApplyOp(&poolOp{g: g, id: nextOpID()}, x4)
-	if err != nil {
-		return nil, err
-	}
-	return from4d(y, unb)
+	return forwardPool2d("max_pool2d", x, m.geometry)
 }
 
 // Clone returns a copy.
@@ -111,6 +98,25 @@ func (m *MaxPool2d) Clone() Module {
 	c.Padding = append([]int(nil), m.Padding...)
 	c.Dilation = append([]int(nil), m.Dilation...)
 	return &c
+}
+
+// forwardPool2d applies the pool that geometry lays out for the input's
+// (N, C, H, W) to x (N, C, H, W) or (C, H, W).
+func forwardPool2d(op string, x *gorgonia.Node, geometry func(n, c, h, w int) (pool2d, error)) (*gorgonia.Node, error) {
+	x4, unb, err := to4d(op, x)
+	if err != nil {
+		return nil, err
+	}
+	s := x4.Shape()
+	g, err := geometry(s[0], s[1], s[2], s[3])
+	if err != nil {
+		return nil, err
+	}
+	y, err := gorgonia.ApplyOp(&poolOp{g: g, id: nextOpID()}, x4)
+	if err != nil {
+		return nil, err
+	}
+	return from4d(y, unb)
 }
 
 // AvgPool2d is torch.nn.AvgPool2d: the window mean, divided by
@@ -159,20 +165,7 @@ func (m *AvgPool2d) TypeName() string { return "AvgPool2d" }
 
 // Forward pools x (N, C, H, W) or (C, H, W).
 func (m *AvgPool2d) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
-	x4, unb, err := to4d("avg_pool2d", x)
-	if err != nil {
-		return nil, err
-	}
-	s := x4.Shape()
-	g, err := m.geometry(s[0], s[1], s[2], s[3])
-	if err != nil {
-		return nil, err
-	}
-	y, err := gorgonia.ApplyOp(&poolOp{g: g, id: nextOpID()}, x4)
-	if err != nil {
-		return nil, err
-	}
-	return from4d(y, unb)
+	return forwardPool2d("avg_pool2d", x, m.geometry)
 }
 
 // Clone returns a copy.
