@@ -36,6 +36,46 @@ func namedData(m nn.Module, name string) *tensor.Dense {
 
 // quantizeCell quantizes one cell's two weight matrices, each with its own
 // fresh observer from newObs (PyTorch creates one per matrix).
+// stackCells returns cell(suffix) for every layer and direction of an RNN
+// stack in PyTorch's parameter order (layer-major, forward before reverse),
+// suffix "_l<k>" or "_l<k>_reverse".
+func stackCells[W any](layers int, bidirectional bool, cell func(suffix string) (W, error)) ([]W, error) {
+	dirs := 1
+	if bidirectional {
+		dirs = 2
+	}
+	var cells []W
+	for k := 0; k < layers; k++ {
+		for d := 0; d < dirs; d++ {
+			suffix := fmt.Sprintf("_l%d", k)
+			if d == 1 {
+				suffix += "_reverse"
+			}
+			c, err := cell(suffix)
+			if err != nil {
+				return nil, err
+			}
+			cells = append(cells, c)
+		}
+	}
+	return cells, nil
+}
+
+// quantizeStack quantizes the weights of every cell of the float RNN stack
+// m (rb its RNNBase) for the dynamic module name; PyTorch requires biases.
+func quantizeStack(name string, m nn.Module, rb *nn.RNNBase, newObs observer.Factory) ([]DynamicCellWeights, error) {
+	if !rb.HasBias {
+		return nil, fmt.Errorf("nodes: %s: the float %s has no biases (PyTorch requires bias=True)", name, m.TypeName())
+	}
+	cells, err := stackCells(rb.NumLayers, rb.Bidirectional, func(suffix string) (DynamicCellWeights, error) {
+		return quantizeCell(m, suffix, newObs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodes: %s: %w", name, err)
+	}
+	return cells, nil
+}
+
 func quantizeCell(m nn.Module, suffix string, newObs observer.Factory) (DynamicCellWeights, error) {
 	var w DynamicCellWeights
 	wih, whh := namedData(m, "weight_ih"+suffix), namedData(m, "weight_hh"+suffix)
@@ -111,26 +151,9 @@ func DynamicQuantizedLSTMFromFloat(m *nn.LSTM, newObs observer.Factory) (*Dynami
 	if m == nil || newObs == nil {
 		return nil, fmt.Errorf("nodes: DynamicQuantizedLSTM: nil float module or weight observer factory")
 	}
-	if !m.HasBias {
-		return nil, fmt.Errorf("nodes: DynamicQuantizedLSTM: the float LSTM has no biases (PyTorch requires bias=True)")
-	}
-	dirs := 1
-	if m.Bidirectional {
-		dirs = 2
-	}
-	var cells []DynamicCellWeights
-	for k := 0; k < m.NumLayers; k++ {
-		for d := 0; d < dirs; d++ {
-			suffix := fmt.Sprintf("_l%d", k)
-			if d == 1 {
-				suffix += "_reverse"
-			}
-			c, err := quantizeCell(m, suffix, newObs)
-			if err != nil {
-				return nil, fmt.Errorf("nodes: DynamicQuantizedLSTM: %w", err)
-			}
-			cells = append(cells, c)
-		}
+	cells, err := quantizeStack("DynamicQuantizedLSTM", m, &m.RNNBase, newObs)
+	if err != nil {
+		return nil, err
 	}
 	return NewDynamicQuantizedLSTM(cells, m.NumLayers, m.Bidirectional, m.BatchFirst)
 }
@@ -336,26 +359,9 @@ func DynamicQuantizedGRUFromFloat(m *nn.GRU, newObs observer.Factory) (*DynamicQ
 	if m == nil || newObs == nil {
 		return nil, fmt.Errorf("nodes: DynamicQuantizedGRU: nil float module or weight observer factory")
 	}
-	if !m.HasBias {
-		return nil, fmt.Errorf("nodes: DynamicQuantizedGRU: the float GRU has no biases (PyTorch requires bias=True)")
-	}
-	dirs := 1
-	if m.Bidirectional {
-		dirs = 2
-	}
-	var cells []DynamicCellWeights
-	for k := 0; k < m.NumLayers; k++ {
-		for d := 0; d < dirs; d++ {
-			suffix := fmt.Sprintf("_l%d", k)
-			if d == 1 {
-				suffix += "_reverse"
-			}
-			c, err := quantizeCell(m, suffix, newObs)
-			if err != nil {
-				return nil, fmt.Errorf("nodes: DynamicQuantizedGRU: %w", err)
-			}
-			cells = append(cells, c)
-		}
+	cells, err := quantizeStack("DynamicQuantizedGRU", m, &m.RNNBase, newObs)
+	if err != nil {
+		return nil, err
 	}
 	return NewDynamicQuantizedGRU(cells, m.NumLayers, m.Bidirectional, m.BatchFirst)
 }

@@ -105,21 +105,10 @@ func DynamicFP16RNNFromFloat(m nn.Module) (*DynamicFP16RNN, error) {
 	default:
 		return nil, fmt.Errorf("nodes: DynamicFP16RNN: cannot convert %T (LSTM or GRU)", m)
 	}
-	dirs := 1
-	if rb.Bidirectional {
-		dirs = 2
-	}
-	var cells []FP16CellWeights
-	for k := 0; k < rb.NumLayers; k++ {
-		for d := 0; d < dirs; d++ {
-			s := fmt.Sprintf("_l%d", k)
-			if d == 1 {
-				s += "_reverse"
-			}
-			cells = append(cells, FP16CellWeights{WIH: namedData(m, "weight_ih"+s), WHH: namedData(m, "weight_hh"+s),
-				BIH: namedData(m, "bias_ih"+s), BHH: namedData(m, "bias_hh"+s)})
-		}
-	}
+	cells, _ := stackCells(rb.NumLayers, rb.Bidirectional, func(s string) (FP16CellWeights, error) {
+		return FP16CellWeights{WIH: namedData(m, "weight_ih"+s), WHH: namedData(m, "weight_hh"+s),
+			BIH: namedData(m, "bias_ih"+s), BHH: namedData(m, "bias_hh"+s)}, nil
+	})
 	return NewDynamicFP16RNN(m.TypeName(), cells, rb.NumLayers, rb.Bidirectional, rb.BatchFirst)
 }
 
