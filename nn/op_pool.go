@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
+	"github.com/qgorgonia/qgorgonia/kernels"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -21,27 +22,6 @@ type pool2d struct {
 	oh, ow          int
 }
 
-// poolOutSize is PyTorch's pooling_output_shape.
-func poolOutSize(in, k, p, s, d int, ceil bool) int {
-	num := in + 2*p - d*(k-1) - 1
-	if ceil {
-		num += s - 1
-	}
-	out := floorDiv(num, s) + 1
-	if ceil && (out-1)*s >= in+p {
-		out--
-	}
-	return out
-}
-
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
-}
-
 // newPool2d validates the geometry against PyTorch's checks.
 func newPool2d(op string, g pool2d) (pool2d, error) {
 	for i := 0; i < 2; i++ {
@@ -52,8 +32,8 @@ func newPool2d(op string, g pool2d) (pool2d, error) {
 			return g, fmt.Errorf("nn: %s: padding %v should be at most half of kernel %v", op, g.p, g.k)
 		}
 	}
-	g.oh = poolOutSize(g.h, g.k[0], g.p[0], g.s[0], g.d[0], g.ceil)
-	g.ow = poolOutSize(g.w, g.k[1], g.p[1], g.s[1], g.d[1], g.ceil)
+	g.oh = kernels.PoolOutputSize(g.h, g.k[0], g.p[0], g.s[0], g.d[0], g.ceil)
+	g.ow = kernels.PoolOutputSize(g.w, g.k[1], g.p[1], g.s[1], g.d[1], g.ceil)
 	if g.oh <= 0 || g.ow <= 0 {
 		return g, fmt.Errorf("nn: %s: output size (%d, %d) too small for input (%d, %d)", op, g.oh, g.ow, g.h, g.w)
 	}
