@@ -39,9 +39,14 @@ type layerSpec struct {
 	NumLayers  int     `json:"num_layers"`
 }
 
-// workflowQConfig builds the named qconfig of the OPS.md table from the
-// library's observers, fake quantizers and qconfig defaults.
-func workflowQConfig(name string) (*eager.QConfig, error) {
+// workflowQConfig builds the qconfig the attr "qconfig" names (OPS.md
+// table) from the library's observers, fake quantizers and qconfig
+// defaults.
+func workflowQConfig(c *Case) (*eager.QConfig, error) {
+	name, err := c.str("qconfig", "")
+	if err != nil {
+		return nil, err
+	}
 	actMinMax := eager.ObserverFactory(observer.WithArgs(observer.NewMinMaxObserver,
 		observer.WithDtype(qdtype.QUInt8Dtype), observer.WithQScheme(qdtype.PerTensorAffine), observer.WithReduceRange(false)))
 	wPerTensor := eager.ObserverFactory(observer.WithArgs(observer.NewMinMaxObserver,
@@ -210,11 +215,7 @@ func runEagerStatic(c *Case, qatMode bool) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := c.str("qconfig", "")
-	if err != nil {
-		return nil, err
-	}
-	qc, err := workflowQConfig(name)
+	qc, err := workflowQConfig(c)
 	if err != nil {
 		return nil, err
 	}
@@ -312,11 +313,7 @@ func runEagerDynamic(c *Case) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := c.str("qconfig", "")
-	if err != nil {
-		return nil, err
-	}
-	qc, err := workflowQConfig(name)
+	qc, err := workflowQConfig(c)
 	if err != nil {
 		return nil, err
 	}
