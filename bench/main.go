@@ -41,10 +41,12 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// workload is one benchmarked shape: a linear (M, K, N) or an NCHW conv2d.
+// workload is one benchmarked shape: a linear (M, K, N), an NCHW conv2d or
+// a unidirectional multi-layer LSTM, in one of the groups below.
 type workload struct {
-	Name string `json:"-"`
-	Kind string `json:"kind"` // "linear" or "conv"
+	Name  string `json:"-"`
+	Group string `json:"-"`
+	Kind  string `json:"kind"` // "linear", "conv" or "lstm"
 	// linear
 	M int `json:"m,omitempty"`
 	K int `json:"k,omitempty"`
@@ -57,26 +59,97 @@ type workload struct {
 	KW     int `json:"kw,omitempty"`
 	Pad    int `json:"pad,omitempty"`
 	Groups int `json:"groups,omitempty"`
+	// lstm: T steps, batch B, In inputs, Hidden units, Layers layers
+	T      int `json:"t,omitempty"`
+	B      int `json:"b,omitempty"`
+	In     int `json:"in,omitempty"`
+	Hidden int `json:"hidden,omitempty"`
+	Layers int `json:"layers,omitempty"`
 }
 
+// macs counts multiply-accumulates. For an LSTM it counts only the gate
+// GEMMs, 4H·(in+H)·B·T per layer (in = In for layer 0, H above), not the
+// gate nonlinearities, nor the quantization of activations.
 func (w workload) macs() float64 {
-	if w.Kind == "linear" {
+	switch w.Kind {
+	case "linear":
 		return float64(w.M) * float64(w.K) * float64(w.N)
+	case "lstm":
+		s, in := 0.0, w.In
+		for range w.Layers {
+			s += 4 * float64(w.Hidden) * float64(in+w.Hidden) * float64(w.B) * float64(w.T)
+			in = w.Hidden
+		}
+		return s
 	}
 	g := max(w.Groups, 1)
 	oh, ow := w.H+2*w.Pad-w.KH+1, w.W+2*w.Pad-w.KW+1
 	return float64(w.N) * float64(w.K) * float64(oh*ow) * float64(w.C/g*w.KH*w.KW)
 }
 
+// group is a set of workloads timed with the same implementations and
+// printed as one table: columns in impls order, then the ratios a/b of
+// median GOPS; perCall adds a line of microseconds per call.
+type group struct {
+	name    string
+	impls   []string
+	ratios  [][2]string
+	perCall bool
+}
+
+var groups = []group{
+	{name: "linear", impls: []string{"qgorgonia_int8", "gorgonia_f32", "torch_int8_onednn", "torch_f32"},
+		ratios: [][2]string{{"qgorgonia_int8", "torch_int8_onednn"}, {"qgorgonia_int8", "gorgonia_f32"}}},
+	{name: "overhead", impls: []string{"qgorgonia_kernel", "qgorgonia_int8", "qgorgonia_node", "gorgonia_f32", "torch_int8_onednn", "torch_f32"},
+		ratios:  [][2]string{{"qgorgonia_int8", "torch_int8_onednn"}, {"qgorgonia_int8", "gorgonia_f32"}, {"qgorgonia_int8", "qgorgonia_kernel"}, {"qgorgonia_node", "qgorgonia_int8"}},
+		perCall: true},
+	{name: "conv", impls: []string{"qgorgonia_int8", "gorgonia_f32", "torch_int8_onednn", "torch_f32"},
+		ratios: [][2]string{{"qgorgonia_int8", "torch_int8_onednn"}, {"qgorgonia_int8", "gorgonia_f32"}}},
+	{name: "lstm", impls: []string{"qgorgonia_int8_dynamic", "qgorgonia_f32", "torch_int8_dynamic_onednn", "torch_f32"},
+		ratios:  [][2]string{{"qgorgonia_int8_dynamic", "torch_int8_dynamic_onednn"}, {"qgorgonia_int8_dynamic", "qgorgonia_f32"}, {"qgorgonia_f32", "torch_f32"}},
+		perCall: true},
+}
+
 var workloads = []workload{
-	{Name: "linear_1x1024x1024", Kind: "linear", M: 1, K: 1024, N: 1024},
-	{Name: "linear_64x1024x1024", Kind: "linear", M: 64, K: 1024, N: 1024},
-	{Name: "linear_256x4096x1024", Kind: "linear", M: 256, K: 4096, N: 1024},
-	{Name: "linear_64x784x128", Kind: "linear", M: 64, K: 784, N: 128},
-	{Name: "conv_a", Kind: "conv", N: 1, C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Pad: 1},
-	{Name: "conv_b", Kind: "conv", N: 64, C: 1, H: 28, W: 28, K: 16, KH: 5, KW: 5},
-	{Name: "conv_c", Kind: "conv", N: 64, C: 16, H: 14, W: 14, K: 32, KH: 5, KW: 5},
-	{Name: "conv_d_depthwise", Kind: "conv", N: 1, C: 128, H: 56, W: 56, K: 128, KH: 3, KW: 3, Pad: 1, Groups: 128},
+	{Name: "linear_1x1024x1024", Group: "linear", Kind: "linear", M: 1, K: 1024, N: 1024},
+	{Name: "linear_256x4096x1024", Group: "linear", Kind: "linear", M: 256, K: 4096, N: 1024},
+	{Name: "linear_64x784x128", Group: "linear", Kind: "linear", M: 64, K: 784, N: 128},
+	{Name: "linear_64x1024x1024", Group: "overhead", Kind: "linear", M: 64, K: 1024, N: 1024},
+	{Name: "linear_1x16x16", Group: "overhead", Kind: "linear", M: 1, K: 16, N: 16},
+	{Name: "conv_a", Group: "conv", Kind: "conv", N: 1, C: 64, H: 56, W: 56, K: 64, KH: 3, KW: 3, Pad: 1},
+	{Name: "conv_b", Group: "conv", Kind: "conv", N: 64, C: 1, H: 28, W: 28, K: 16, KH: 5, KW: 5},
+	{Name: "conv_c", Group: "conv", Kind: "conv", N: 64, C: 16, H: 14, W: 14, K: 32, KH: 5, KW: 5},
+	{Name: "conv_d_depthwise", Group: "conv", Kind: "conv", N: 1, C: 128, H: 56, W: 56, K: 128, KH: 3, KW: 3, Pad: 1, Groups: 128},
+	{Name: "lstm_t35_b20_650x650_l2", Group: "lstm", Kind: "lstm", T: 35, B: 20, In: 650, Hidden: 650, Layers: 2},
+	{Name: "lstm_t35_b20_128x256_l2", Group: "lstm", Kind: "lstm", T: 35, B: 20, In: 128, Hidden: 256, Layers: 2},
+	{Name: "lstm_t35_b1_128x256_l2", Group: "lstm", Kind: "lstm", T: 35, B: 1, In: 128, Hidden: 256, Layers: 2},
+	{Name: "lstm_t50_b1_128x256_l1", Group: "lstm", Kind: "lstm", T: 50, B: 1, In: 128, Hidden: 256, Layers: 1},
+}
+
+// buildImpls returns the Go implementations of w's group; one that cannot
+// be built is reported on stderr and left out.
+func buildImpls(w workload) []*impl {
+	var ctors []func(workload) (*impl, error)
+	switch w.Group {
+	case "linear", "conv":
+		ctors = append(ctors, qgorgoniaImpl, gorgoniaImpl)
+	case "overhead":
+		ctors = append(ctors, kernelImpl, qgorgoniaImpl, nodeImpl, gorgoniaImpl)
+	case "lstm":
+		ctors = append(ctors, lstmDynamicImpl, lstmF32Impl)
+	}
+	var out []*impl
+	for _, c := range ctors {
+		im, err := c(w)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", w.Name, err)
+			continue
+		}
+		if im != nil {
+			out = append(out, im)
+		}
+	}
+	return out
 }
 
 // impl runs one implementation of a workload; trial returns seconds per call.
@@ -257,11 +330,14 @@ func (s *torchServer) call(req map[string]any) (map[string]any, error) {
 }
 
 func (s *torchServer) impls(w workload) ([]*impl, error) {
-	if _, err := s.call(map[string]any{"cmd": "setup", "workload": w.Name, "spec": w}); err != nil {
+	resp, err := s.call(map[string]any{"cmd": "setup", "workload": w.Name, "spec": w})
+	if err != nil {
 		return nil, err
 	}
+	names, _ := resp["impls"].([]any)
 	var out []*impl
-	for _, name := range []string{"torch_int8_onednn", "torch_f32"} {
+	for _, n := range names {
+		name, _ := n.(string)
 		out = append(out, &impl{name: name, trial: func(threads int, minDur time.Duration) (timing, error) {
 			resp, err := s.call(map[string]any{"cmd": "trial", "workload": w.Name, "impl": name,
 				"threads": threads, "min_ms": minDur.Seconds() * 1e3})
@@ -316,6 +392,7 @@ type result struct {
 	GOPSCPU     float64 `json:"gops_cpu,omitempty"`
 	GOPSCPUBest float64 `json:"gops_cpu_best,omitempty"` // fastest trial by CPU time
 	MsPerOp     float64 `json:"ms_per_call"`
+	UsPerOp     float64 `json:"us_per_call"` // the same median, in µs: the small ops' figure
 	Path        string  `json:"kernel_path,omitempty"`
 }
 
@@ -372,26 +449,21 @@ func main() {
 	} else {
 		fmt.Println("PyTorch: skipped (-notorch)")
 	}
-	fmt.Printf("GOPS = 2·MACs/s, median of %d trials of ≥ %.0f ms, implementations interleaved.\n\n", *trials, *minMs)
-	fmt.Printf("%-22s %3s %15s %13s %18s %10s %12s %12s\n", "workload", "thr", "qgorgonia_int8", "gorgonia_f32", "torch_int8_onednn", "torch_f32", "q/torch_int8", "q/gorgonia")
+	fmt.Printf("GOPS = 2·MACs/s (LSTM: gate GEMMs only), median of %d trials of ≥ %.0f ms, implementations interleaved.\n", *trials, *minMs)
 
 	minDur := time.Duration(*minMs * float64(time.Millisecond))
+	lastGroup := ""
 	for _, w := range workloads {
-		if re != nil && !re.MatchString(w.Name) {
+		if re != nil && !re.MatchString(w.Name) && !re.MatchString(w.Group) {
 			continue
 		}
-		var impls []*impl
-		q, err := qgorgoniaImpl(w)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: qgorgonia: %v\n", w.Name, err)
-			os.Exit(1)
+		gi := slices.IndexFunc(groups, func(g group) bool { return g.name == w.Group })
+		grp := groups[gi]
+		if grp.name != lastGroup {
+			lastGroup = grp.name
+			printHeader(grp)
 		}
-		impls = append(impls, q)
-		if g, err := gorgoniaImpl(w); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: %s: gorgonia: %v\n", w.Name, err)
-		} else if g != nil {
-			impls = append(impls, g)
-		}
+		impls := buildImpls(w)
 		if ts != nil {
 			ti, err := ts.impls(w)
 			if err != nil {
@@ -428,6 +500,7 @@ func main() {
 			gops := map[string]float64{}
 			gopsCPU := map[string]float64{}
 			gopsCPUBest := map[string]float64{}
+			usPerCall := map[string]float64{}
 			for i, im := range impls {
 				if failed[i] || len(times[i]) == 0 {
 					continue
@@ -435,6 +508,7 @@ func main() {
 				slices.Sort(times[i])
 				med := times[i][len(times[i])/2]
 				gops[im.name] = 2 * w.macs() / med / 1e9
+				usPerCall[im.name] = med * 1e6
 				slices.Sort(cpus[i])
 				if c := cpus[i][len(cpus[i])/2]; th == 1 && c > 0 {
 					gopsCPU[im.name] = 2 * w.macs() / c / 1e9
@@ -442,37 +516,78 @@ func main() {
 				}
 				if jf != nil {
 					res := result{Workload: w.Name, Impl: im.name, Threads: th, GOPS: gops[im.name],
-						GOPSBest: 2 * w.macs() / times[i][0] / 1e9, GOPSCPU: gopsCPU[im.name], GOPSCPUBest: gopsCPUBest[im.name], MsPerOp: med * 1e3}
-					if im.name == "qgorgonia_int8" {
+						GOPSBest: 2 * w.macs() / times[i][0] / 1e9, GOPSCPU: gopsCPU[im.name], GOPSCPUBest: gopsCPUBest[im.name],
+						MsPerOp: med * 1e3, UsPerOp: med * 1e6}
+					if strings.HasPrefix(im.name, "qgorgonia") {
 						res.Path = kernels.Path()
 					}
 					b, _ := json.Marshal(res)
 					fmt.Fprintln(jf, string(b))
 				}
 			}
-			cell := func(name string) string {
-				if v, ok := gops[name]; ok {
-					return fmt.Sprintf("%.1f", v)
-				}
-				return "n/a"
+			printRow(grp, w.Name, strconv.Itoa(th), gops)
+			if grp.perCall {
+				printRow(grp, "  µs/call, median", "", usPerCall)
 			}
-			ratio := func(a, b string) string {
-				if gops[a] > 0 && gops[b] > 0 {
-					return fmt.Sprintf("%.2fx", gops[a]/gops[b])
-				}
-				return "n/a"
-			}
-			fmt.Printf("%-22s %3d %15s %13s %18s %10s %12s %12s\n", w.Name, th, cell("qgorgonia_int8"), cell("gorgonia_f32"),
-				cell("torch_int8_onednn"), cell("torch_f32"), ratio("qgorgonia_int8", "torch_int8_onednn"), ratio("qgorgonia_int8", "gorgonia_f32"))
 			if len(gopsCPU) > 0 {
-				gops = gopsCPU
-				fmt.Printf("%-22s %3s %15s %13s %18s %10s %12s %12s\n", "  CPU time, median", "", cell("qgorgonia_int8"), cell("gorgonia_f32"),
-					cell("torch_int8_onednn"), cell("torch_f32"), ratio("qgorgonia_int8", "torch_int8_onednn"), ratio("qgorgonia_int8", "gorgonia_f32"))
-				gops = gopsCPUBest
-				fmt.Printf("%-22s %3s %15s %13s %18s %10s %12s %12s\n", "  CPU time, fastest", "", cell("qgorgonia_int8"), cell("gorgonia_f32"),
-					cell("torch_int8_onednn"), cell("torch_f32"), ratio("qgorgonia_int8", "torch_int8_onednn"), ratio("qgorgonia_int8", "gorgonia_f32"))
+				printRow(grp, "  CPU time, median", "", gopsCPU)
+				printRow(grp, "  CPU time, fastest", "", gopsCPUBest)
 			}
 		}
 	}
 	runtime.GOMAXPROCS(runtime.NumCPU())
+}
+
+// columnWidth is the width of a column headed name.
+func columnWidth(name string) int { return max(len(name)+1, 9) }
+
+// ratioName abbreviates a ratio's column header: qgorgonia_int8 /
+// torch_int8_onednn becomes q_int8/torch_int8.
+func ratioName(r [2]string) string {
+	short := func(s string) string {
+		s = strings.TrimSuffix(s, "_onednn")
+		return strings.Replace(s, "qgorgonia_", "q_", 1)
+	}
+	return short(r[0]) + "/" + short(r[1])
+}
+
+// printHeader prints the column headers of g's table.
+func printHeader(g group) {
+	fmt.Printf("\n[%s]\n%-26s %3s", g.name, "workload", "thr")
+	for _, n := range g.impls {
+		fmt.Printf(" %*s", columnWidth(n), n)
+	}
+	for _, r := range g.ratios {
+		fmt.Printf(" %*s", columnWidth(ratioName(r)), ratioName(r))
+	}
+	fmt.Println()
+}
+
+// printRow prints one line of g's table: vals[impl] (n/a when missing;
+// three significant digits below 10), then the ratios of vals; a µs/call line leaves the ratios out
+// (they are the GOPS line's).
+func printRow(g group, label, thr string, vals map[string]float64) {
+	var line strings.Builder
+	fmt.Fprintf(&line, "%-26s %3s", label, thr)
+	for _, n := range g.impls {
+		cell := "n/a"
+		if v, ok := vals[n]; ok {
+			cell = fmt.Sprintf("%.1f", v)
+			if v < 10 {
+				cell = fmt.Sprintf("%.3g", v)
+			}
+		}
+		fmt.Fprintf(&line, " %*s", columnWidth(n), cell)
+	}
+	perCall := strings.Contains(label, "µs/call")
+	for _, r := range g.ratios {
+		cell := "n/a"
+		if a, b := vals[r[0]], vals[r[1]]; perCall {
+			cell = ""
+		} else if a > 0 && b > 0 {
+			cell = fmt.Sprintf("%.2fx", a/b)
+		}
+		fmt.Fprintf(&line, " %*s", columnWidth(ratioName(r)), cell)
+	}
+	fmt.Println(strings.TrimRight(line.String(), " "))
 }

@@ -6,15 +6,18 @@ JSON line on stdout, so that the Go harness can interleave PyTorch trials
 with its own. Commands:
 
   {"cmd": "hello"}  -> {"torch": version, "engines": [...], "threads": n}
-  {"cmd": "setup", "workload": name, "spec": {...}}  -> {"ok": true}
+  {"cmd": "setup", "workload": name, "spec": {...}}  -> {"ok": true, "impls": [...]}
   {"cmd": "trial", "workload": name, "impl": impl, "threads": n, "min_ms": t}
       -> {"seconds_per_call": s, "cpu_seconds_per_call": c, "calls": n}
          (wall-clock and process CPU time per call)
 
-Impls: torch_int8_onednn (static quantized linear/conv on the onednn engine:
-quint8 activations, qint8 per-tensor symmetric weights, float bias, quint8
-output), torch_f32 (F.linear / F.conv2d with PyTorch's default float
-backends).
+Impls for linear and conv: torch_int8_onednn (static quantized linear/conv
+on the onednn engine: quint8 activations, qint8 per-tensor symmetric weights,
+float bias, quint8 output), torch_f32 (F.linear / F.conv2d with PyTorch's
+default float backends). For lstm (spec t, b, in, hidden, layers):
+torch_int8_dynamic_onednn (torch.ao.quantization.quantize_dynamic of an
+nn.LSTM with the default qint8 dynamic qconfig, run on the onednn engine),
+torch_f32 (the float nn.LSTM); both from zero states.
 """
 import json
 import sys
@@ -27,8 +30,24 @@ torch.manual_seed(0)
 state = {}
 
 
+def setup_lstm(name, spec):
+    t, b, i, h, layers = spec["t"], spec["b"], spec["in"], spec["hidden"], spec["layers"]
+    torch.backends.quantized.engine = "onednn"
+    m = torch.nn.LSTM(i, h, layers).eval()
+    # quantize_dynamic swaps only submodules, never the module it is given:
+    # passed a bare nn.LSTM it returns a float copy. Wrap it.
+    q = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(m), {torch.nn.LSTM}, dtype=torch.qint8)[0]
+    if not isinstance(q, torch.ao.nn.quantized.dynamic.LSTM):
+        raise TypeError("quantize_dynamic left %s unquantized" % type(q).__name__)
+    x = torch.randn(t, b, i)
+    q(x)  # fail here, at setup, if the engine cannot run it
+    state[name] = {"torch_int8_dynamic_onednn": lambda: q(x), "torch_f32": lambda: m(x)}
+
+
 def setup(name, spec):
     kind = spec["kind"]
+    if kind == "lstm":
+        return setup_lstm(name, spec)
     if kind == "linear":
         m, k, n = spec["m"], spec["k"], spec["n"]
         x = torch.randn(m, k)
@@ -83,7 +102,7 @@ def main():
         elif c == "setup":
             with torch.no_grad():
                 setup(cmd["workload"], cmd["spec"])
-            out = {"ok": True}
+            out = {"ok": True, "impls": list(state[cmd["workload"]])}
         elif c == "trial":
             out = trial(cmd["workload"], cmd["impl"], cmd["threads"], cmd["min_ms"])
         else:
