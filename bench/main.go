@@ -1,14 +1,19 @@
 // Command bench is qgorgonia's side-by-side benchmark harness (`make bench`):
-// int8 linear and conv2d through package ops against Gorgonia float32 and,
-// when /usr/bin/python3 can import torch, PyTorch 1.13's int8 (onednn) and
-// float32 ops, driven through scripts/bench_torch.py as a server so that
-// every implementation's trials interleave.
+// int8 linear and conv2d through package ops against Gorgonia float32; the
+// raw GEMM and the graph-node path beside ops.Linear (overhead group); the
+// dynamically quantized ops.LSTM against the float nn.LSTM graph (lstm
+// group); and, when /usr/bin/python3 can import torch, PyTorch 1.13's int8
+// (onednn) and float32 counterparts, driven through scripts/bench_torch.py
+// as a server so that every implementation's trials interleave.
 //
 //	go run ./bench [-json bench.jsonl] [-threads 1,2] [-trials 5] [-min-ms 40] [-only REGEXP] [-notorch]
 //
+// -only matches workload names and group names (linear, overhead, conv, lstm).
+//
 // For each workload and thread count it warms every implementation up, then
 // runs trials (each at least -min-ms long) in rotating order and reports the
-// median trial as GOPS = 2·MACs / second, with ratios; single-threaded rows
+// median trial as GOPS = 2·MACs / second (for an LSTM, MACs of the gate
+// GEMMs only), with ratios; single-threaded rows
 // also get lines computed from process CPU time per call (median and
 // fastest trial), which a busy shared machine distorts less than wall time
 // (preemption drops out; cache pollution does not). Numbers are only
@@ -401,7 +406,7 @@ func main() {
 	threadList := flag.String("threads", "1,"+strconv.Itoa(runtime.NumCPU()), "comma-separated thread counts")
 	trials := flag.Int("trials", 5, "timed trials per implementation (median reported)")
 	minMs := flag.Float64("min-ms", 40, "minimum duration of one trial, ms")
-	only := flag.String("only", "", "run only workloads matching this regexp")
+	only := flag.String("only", "", "run only workloads whose name or group (linear, overhead, conv, lstm) matches this regexp")
 	noTorch := flag.Bool("notorch", false, "skip PyTorch")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch")
 	script := flag.String("torch-script", "scripts/bench_torch.py", "PyTorch side of the harness")
