@@ -13,10 +13,10 @@
 // For each workload and thread count it warms every implementation up, then
 // runs trials (each at least -min-ms long) in rotating order and reports the
 // median trial as GOPS = 2·MACs / second (for an LSTM, MACs of the gate
-// GEMMs only), with ratios; single-threaded rows
-// also get lines computed from process CPU time per call (median and
-// fastest trial), which a busy shared machine distorts less than wall time
-// (preemption drops out; cache pollution does not). Numbers are only
+// GEMMs only), with ratios; single-threaded rows also get lines computed
+// from process CPU time per call (median and fastest trial), which a busy
+// shared machine distorts less than wall time (preemption drops out; cache
+// pollution does not). Numbers are only
 // comparable within one run on one machine; the CPU model and the kernel
 // path are printed with them.
 package main
@@ -398,7 +398,10 @@ type result struct {
 	GOPSCPUBest float64 `json:"gops_cpu_best,omitempty"` // fastest trial by CPU time
 	MsPerOp     float64 `json:"ms_per_call"`
 	UsPerOp     float64 `json:"us_per_call"` // the same median, in µs: the small ops' figure
-	Path        string  `json:"kernel_path,omitempty"`
+	// UsPerOpCPU is the median process CPU time per call in µs
+	// (single-threaded runs only).
+	UsPerOpCPU float64 `json:"us_per_call_cpu,omitempty"`
+	Path       string  `json:"kernel_path,omitempty"`
 }
 
 func main() {
@@ -506,6 +509,7 @@ func main() {
 			gopsCPU := map[string]float64{}
 			gopsCPUBest := map[string]float64{}
 			usPerCall := map[string]float64{}
+			usPerCallCPU := map[string]float64{}
 			for i, im := range impls {
 				if failed[i] || len(times[i]) == 0 {
 					continue
@@ -517,12 +521,13 @@ func main() {
 				slices.Sort(cpus[i])
 				if c := cpus[i][len(cpus[i])/2]; th == 1 && c > 0 {
 					gopsCPU[im.name] = 2 * w.macs() / c / 1e9
+					usPerCallCPU[im.name] = c * 1e6
 					gopsCPUBest[im.name] = 2 * w.macs() / cpus[i][0] / 1e9
 				}
 				if jf != nil {
 					res := result{Workload: w.Name, Impl: im.name, Threads: th, GOPS: gops[im.name],
 						GOPSBest: 2 * w.macs() / times[i][0] / 1e9, GOPSCPU: gopsCPU[im.name], GOPSCPUBest: gopsCPUBest[im.name],
-						MsPerOp: med * 1e3, UsPerOp: med * 1e6}
+						MsPerOp: med * 1e3, UsPerOp: med * 1e6, UsPerOpCPU: usPerCallCPU[im.name]}
 					if strings.HasPrefix(im.name, "qgorgonia") {
 						res.Path = kernels.Path()
 					}
@@ -537,6 +542,9 @@ func main() {
 			if len(gopsCPU) > 0 {
 				printRow(grp, "  CPU time, median", "", gopsCPU)
 				printRow(grp, "  CPU time, fastest", "", gopsCPUBest)
+				if grp.perCall {
+					printRow(grp, "  CPU µs/call, median", "", usPerCallCPU)
+				}
 			}
 		}
 	}
