@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"math/rand"
+	"slices"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/nodes"
+	"github.com/qgorgonia/qgorgonia/ops"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/gorgonia"
@@ -36,6 +39,23 @@ func newLinearSetup(w workload) (*linearSetup, error) {
 	return &linearSetup{qx: qx, qw: qw, bias: bias}, nil
 }
 
+// reference is ops.Linear's output codes on s, which the kernel and node
+// rows must reproduce (so that they time the same work).
+func (s *linearSetup) reference() ([]uint8, error) {
+	y, err := ops.LinearWithWeights(s.qx, s.qw, s.bias, 0.1, 64)
+	if err != nil {
+		return nil, err
+	}
+	return y.Dense().Uint8s(), nil
+}
+
+func sameCodes(name string, got, want []uint8) error {
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("%s: output differs from ops.Linear's", name)
+	}
+	return nil
+}
+
 // kernelImpl is the raw GEMM under ops.Linear: kernels.GemmU8S8Requant on
 // weights packed once and an input quantized once, writing into one
 // preallocated output, with the requantizing epilogue ops.Linear builds
@@ -61,10 +81,19 @@ func kernelImpl(w workload) (*impl, error) {
 	xd := s.qx.Dense().Uint8s()
 	out := make([]uint8, w.M*w.N)
 	wZP := []int32{0}
-	return &impl{name: "qgorgonia_kernel", trial: goTrial(func() error {
+	gemm := func() error {
 		kernels.GemmU8S8Requant(w.M, xd, w.K, 128, p, wZP, rq, out, w.N)
 		return nil
-	})}, nil
+	}
+	want, err := s.reference()
+	if err != nil {
+		return nil, err
+	}
+	gemm()
+	if err := sameCodes("qgorgonia_kernel", out, want); err != nil {
+		return nil, err
+	}
+	return &impl{name: "qgorgonia_kernel", trial: goTrial(gemm)}, nil
 }
 
 // nodeImpl is the graph-node path: nodes.QLinear on a quint8 input node,
@@ -81,10 +110,26 @@ func nodeImpl(w workload) (*impl, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := nodes.QLinear(qx, s.qw, s.bias, 0.1, 64); err != nil {
+	y, err := nodes.QLinear(qx, s.qw, s.bias, 0.1, 64)
+	if err != nil {
 		return nil, err
 	}
 	m := gorgonia.NewTapeMachine(g)
+	want, err := s.reference()
+	if err != nil {
+		return nil, err
+	}
+	if err := m.RunAll(); err != nil {
+		return nil, err
+	}
+	got, err := nodes.Value(y)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameCodes("qgorgonia_node", got.Dense().Uint8s(), want); err != nil {
+		return nil, err
+	}
+	m.Reset()
 	return &impl{name: "qgorgonia_node", trial: goTrial(func() error {
 		err := m.RunAll()
 		m.Reset()
