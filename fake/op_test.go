@@ -354,41 +354,7 @@ func TestOpErrorsInsteadOfPanicking(t *testing.T) {
 func TestLearnableOpTapeMatchesLispAndKernels(t *testing.T) {
 	r := rand.New(rand.NewSource(5))
 	xv := randDense(r, 1, 5, 3)
-	var got [2][3][]float32
-	for run := 0; run < 2; run++ {
-		l, err := NewLearnableFakeQuantizer(LearnableConfig{Scale: 0.05, ZeroPoint: 100.3, UseGradScaling: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.EnableParamLearning()
-		g := G.NewGraph()
-		x := G.NewMatrix(g, tensor.Float32, G.WithShape(5, 3), G.WithName("x"), G.WithValue(xv.Clone().(*tensor.Dense)))
-		y, s, z, _, err := LearnableFakeQuantize(x, l, "act")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cost := G.Must(G.Sum(G.Must(G.Square(y))))
-		var m G.VM
-		if run == 0 {
-			if _, err := G.Grad(cost, x, s, z); err != nil {
-				t.Fatal(err)
-			}
-			m = G.NewTapeMachine(g, G.BindDualValues(x, s, z))
-		} else {
-			m = G.NewLispMachine(g)
-		}
-		if err := m.RunAll(); err != nil {
-			t.Fatal(err)
-		}
-		for i, n := range []*G.Node{x, s, z} {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatal(err)
-			}
-			got[run][i] = append([]float32(nil), gv.Data().([]float32)...)
-		}
-		m.Close()
-	}
+	got := learnableGradsTapeAndLisp(t, LearnableConfig{Scale: 0.05, ZeroPoint: 100.3, UseGradScaling: true}, xv)
 	for i := range got[0] {
 		for j := range got[0][i] {
 			a, b := got[0][i][j], got[1][i][j]
@@ -520,16 +486,40 @@ func TestLearnableStaticEstimateWritesParameters(t *testing.T) {
 func TestLearnablePerChannelTapeMatchesLisp(t *testing.T) {
 	r := rand.New(rand.NewSource(8))
 	xv := randDense(r, 1, 3, 4)
+	got := learnableGradsTapeAndLisp(t, LearnableConfig{Observer: observer.WithArgs(observer.NewMovingAveragePerChannelMinMaxObserver,
+		observer.WithQuantRange(0, 15), observer.WithChAxis(1)), ChannelLen: 4, Scale: 0.1, ZeroPoint: 7.4}, xv)
+	nonzero := 0
+	for i := range got[0] {
+		for j := range got[0][i] {
+			a, b := got[0][i][j], got[1][i][j]
+			if math.Abs(float64(a-b)) > 1e-5*math.Max(1, math.Abs(float64(a))) {
+				t.Errorf("grad %d[%d]: tape %v lisp %v", i, j, a, b)
+			}
+			if i > 0 && a != 0 {
+				nonzero++
+			}
+		}
+	}
+	if nonzero == 0 {
+		t.Fatal("no parameter gradient; the comparison is empty")
+	}
+}
+
+// learnableGradsTapeAndLisp returns the gradients of Σy² for x, scale and
+// zero point of a learnable fake quantizer made from cfg, with the input
+// xv (a matrix): got[0] from a TapeMachine after Grad, got[1] from a
+// LispMachine.
+func learnableGradsTapeAndLisp(t *testing.T, cfg LearnableConfig, xv *tensor.Dense) [2][3][]float32 {
+	t.Helper()
 	var got [2][3][]float32
 	for run := 0; run < 2; run++ {
-		l, err := NewLearnableFakeQuantizer(LearnableConfig{Observer: observer.WithArgs(observer.NewMovingAveragePerChannelMinMaxObserver,
-			observer.WithQuantRange(0, 15), observer.WithChAxis(1)), ChannelLen: 4, Scale: 0.1, ZeroPoint: 7.4})
+		l, err := NewLearnableFakeQuantizer(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		l.EnableParamLearning()
 		g := G.NewGraph()
-		x := G.NewMatrix(g, tensor.Float32, G.WithShape(3, 4), G.WithName("x"), G.WithValue(xv.Clone().(*tensor.Dense)))
+		x := G.NewMatrix(g, tensor.Float32, G.WithShape(xv.Shape()...), G.WithName("x"), G.WithValue(xv.Clone().(*tensor.Dense)))
 		y, s, z, _, err := LearnableFakeQuantize(x, l, "act")
 		if err != nil {
 			t.Fatal(err)
@@ -556,19 +546,5 @@ func TestLearnablePerChannelTapeMatchesLisp(t *testing.T) {
 		}
 		m.Close()
 	}
-	nonzero := 0
-	for i := range got[0] {
-		for j := range got[0][i] {
-			a, b := got[0][i][j], got[1][i][j]
-			if math.Abs(float64(a-b)) > 1e-5*math.Max(1, math.Abs(float64(a))) {
-				t.Errorf("grad %d[%d]: tape %v lisp %v", i, j, a, b)
-			}
-			if i > 0 && a != 0 {
-				nonzero++
-			}
-		}
-	}
-	if nonzero == 0 {
-		t.Fatal("no parameter gradient; the comparison is empty")
-	}
+	return got
 }
