@@ -139,16 +139,7 @@ func TestPreparedSaveLoad(t *testing.T) {
 		_, err = Run(m, b2)
 		must(t, err)
 	}
-	c1, err := Convert(p)
-	must(t, err)
-	c2, err := Convert(l)
-	must(t, err)
-	var s1, s2 bytes.Buffer
-	must(t, Save(&s1, c1))
-	must(t, Save(&s2, c2))
-	if !bytes.Equal(s1.Bytes(), s2.Bytes()) {
-		t.Fatalf("converting the loaded prepared model gives another model")
-	}
+	sameConverted(t, "prepared", p, l)
 }
 
 func TestQATSaveLoad(t *testing.T) {
@@ -175,16 +166,7 @@ func TestQATSaveLoad(t *testing.T) {
 	equalDense(t, "QAT forward after load", y1, y2)
 	nn.Eval(p)
 	nn.Eval(l)
-	c1, err := Convert(p)
-	must(t, err)
-	c2, err := Convert(l)
-	must(t, err)
-	var s1, s2 bytes.Buffer
-	must(t, Save(&s1, c1))
-	must(t, Save(&s2, c2))
-	if !bytes.Equal(s1.Bytes(), s2.Bytes()) {
-		t.Fatalf("converting the loaded QAT model gives another model")
-	}
+	sameConverted(t, "QAT", p, l)
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -447,5 +429,21 @@ func TestFloat16RecurrentDynamic(t *testing.T) {
 		if d := v - c1.Float32s()[i]; d > 5e-3 || d < -5e-3 {
 			t.Fatalf("cell y[%d] = %v, float %v", i, c1.Float32s()[i], v)
 		}
+	}
+}
+
+// sameConverted fails the test unless Convert gives p and its reloaded
+// copy l models that save to the same bytes.
+func sameConverted(t *testing.T, what string, p, l nn.Module) {
+	t.Helper()
+	c1, err := Convert(p)
+	must(t, err)
+	c2, err := Convert(l)
+	must(t, err)
+	var s1, s2 bytes.Buffer
+	must(t, Save(&s1, c1))
+	must(t, Save(&s2, c2))
+	if !bytes.Equal(s1.Bytes(), s2.Bytes()) {
+		t.Fatalf("converting the loaded %s model gives another model", what)
 	}
 }
