@@ -152,6 +152,18 @@ func channelSplit(shape tensor.Shape, axis int) (outer, ch, inner int) {
 	return outer, ch, inner
 }
 
+// checkChannels checks a per-channel axis against an input of the given
+// shape and the counts of scales and zero points against its channels.
+func checkChannels(op string, shape []int, axis, nScales, nZeroPoints int) error {
+	if axis < 0 || axis >= len(shape) {
+		return fmt.Errorf("fake: %s: axis %d is out of range for an input of rank %d", op, axis, len(shape))
+	}
+	if nScales != shape[axis] || nZeroPoints != shape[axis] {
+		return fmt.Errorf("fake: %s: %d scales and %d zero points for %d channels along axis %d", op, nScales, nZeroPoints, shape[axis], axis)
+	}
+	return nil
+}
+
 // FakeQuantizePerChannelAffine is torch.fake_quantize_per_channel_affine
 // with its backward mask: the per-tensor formula with scales[c] and
 // zeroPoints[c] for the elements whose index along axis is c. axis must be in
@@ -163,11 +175,8 @@ func FakeQuantizePerChannelAffine(x *tensor.Dense, scales []float32, zeroPoints 
 	if err != nil {
 		return nil, nil, err
 	}
-	if axis < 0 || axis >= len(shape) {
-		return nil, nil, fmt.Errorf("fake: %s: axis %d is out of range for an input of rank %d", op, axis, len(shape))
-	}
-	if len(scales) != shape[axis] || len(zeroPoints) != shape[axis] {
-		return nil, nil, fmt.Errorf("fake: %s: %d scales and %d zero points for %d channels along axis %d", op, len(scales), len(zeroPoints), shape[axis], axis)
+	if err := checkChannels(op, shape, axis, len(scales), len(zeroPoints)); err != nil {
+		return nil, nil, err
 	}
 	if err := checkRange(op, zeroPoints, qmin, qmax); err != nil {
 		return nil, nil, err
@@ -405,11 +414,8 @@ func FakeQuantizeLearnablePerChannelAffineBackward(dy, x *tensor.Dense, scales, 
 	if err != nil {
 		return LearnableGrads{}, err
 	}
-	if axis < 0 || axis >= len(shape) {
-		return LearnableGrads{}, fmt.Errorf("fake: %s: axis %d is out of range for an input of rank %d", op, axis, len(shape))
-	}
-	if len(scales) != shape[axis] || len(zeroPoints) != shape[axis] {
-		return LearnableGrads{}, fmt.Errorf("fake: %s: %d scales and %d zero points for %d channels along axis %d", op, len(scales), len(zeroPoints), shape[axis], axis)
+	if err := checkChannels(op, shape, axis, len(scales), len(zeroPoints)); err != nil {
+		return LearnableGrads{}, err
 	}
 	outer, ch, inner := channelSplit(shape, axis)
 	dx := make([]float32, len(xs))
@@ -452,11 +458,8 @@ func FakeQuantizePerChannelAffineFloatQParams(x *tensor.Dense, scales, zeroPoint
 	if err != nil {
 		return nil, nil, err
 	}
-	if axis < 0 || axis >= len(shape) {
-		return nil, nil, fmt.Errorf("fake: %s: axis %d is out of range for an input of rank %d", op, axis, len(shape))
-	}
-	if len(scales) != shape[axis] || len(zeroPoints) != shape[axis] {
-		return nil, nil, fmt.Errorf("fake: %s: %d scales and %d zero points for %d channels along axis %d", op, len(scales), len(zeroPoints), shape[axis], axis)
+	if err := checkChannels(op, shape, axis, len(scales), len(zeroPoints)); err != nil {
+		return nil, nil, err
 	}
 	if qmin > qmax {
 		return nil, nil, fmt.Errorf("fake: %s: quant_min %d must be ≤ quant_max %d", op, qmin, qmax)
