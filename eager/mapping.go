@@ -151,15 +151,21 @@ func biasOf(p *nn.Parameter) *tensor.Dense {
 	return p.Data
 }
 
+// linearOf returns the float Linear of an nn.Linear or fuse.LinearReLU, nil
+// for other modules.
+func linearOf(m nn.Module) *nn.Linear {
+	switch f := m.(type) {
+	case *nn.Linear:
+		return f
+	case *fuse.LinearReLU:
+		return f.Linear()
+	}
+	return nil
+}
+
 func linearConverter(relu bool) Converter {
 	return func(m nn.Module) (nn.Module, error) {
-		var l *nn.Linear
-		switch f := m.(type) {
-		case *nn.Linear:
-			l = f
-		case *fuse.LinearReLU:
-			l = f.Linear()
-		}
+		l := linearOf(m)
 		if l == nil {
 			return nil, fmt.Errorf("cannot convert %T to a quantized linear layer", m)
 		}
@@ -301,13 +307,7 @@ func weightFactoryOf(m nn.Module) (*PostProcess, func() (*PostProcess, error), e
 
 func dynamicLinearConverter(relu bool) Converter {
 	return func(m nn.Module) (nn.Module, error) {
-		var l *nn.Linear
-		switch f := m.(type) {
-		case *nn.Linear:
-			l = f
-		case *fuse.LinearReLU:
-			l = f.Linear()
-		}
+		l := linearOf(m)
 		if l == nil {
 			return nil, fmt.Errorf("cannot convert %T to a dynamic quantized linear layer", m)
 		}
