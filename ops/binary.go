@@ -398,7 +398,7 @@ func CatReLU(xs []*qtensor.QTensor, dim int, scale float64, zeroPoint int64) (*q
 // input's scale and zero point (the other inputs are requantized to them).
 func CatKeepQParams(xs []*qtensor.QTensor, dim int) (*qtensor.QTensor, error) {
 	if len(xs) == 0 {
-		return nil, fmt.Errorf("ops: catOp: no tensors")
+		return nil, fmt.Errorf("ops: cat: no tensors")
 	}
 	a, err := perTensor8("cat", xs[0])
 	if err != nil {
