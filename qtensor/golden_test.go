@@ -29,19 +29,7 @@ type gQ struct {
 
 func (g gQ) qtensor(t *testing.T) *QTensor {
 	t.Helper()
-	dt, err := qdtype.ParseDtype(g.Dtype)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qp, err := qdtype.PerTensor(dt, g.Scale, g.ZeroPoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := FromInts(g.Shape, g.Data, qp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
+	return gFull{Dtype: g.Dtype, Shape: g.Shape, Data: g.Data, Scale: g.Scale, ZeroPoint: g.ZeroPoint}.full(t)
 }
 
 // gFull is a quantized tensor with either qscheme.
