@@ -15,16 +15,18 @@ package ops
 //     by block (128 KiB of im2col matrix per block), so the GEMM reads each
 //     block from cache, and the blocks are shared out among
 //     kernels.Threads() goroutines.
-//   - a direct kernel in NCHW (kernels.ConvDirectNCHW) for depthwise
-//     convolutions (one input channel and at most two output channels per
-//     group): each input plane is widened once into a zero-padded int32
-//     plane and whole output rows accumulate per tap (3×3 kernels in one
-//     pass), with no transposes. There the GEMM's N would be 1 or 2, which
-//     wastes its vector width: the direct kernel measured 6–16× faster
-//     (BenchmarkConv2d, impl=path_direct vs path_im2col, on a loaded
-//     2-core machine). A single input channel with many output channels
-//     (C = 1, K = 16) stays on the GEMM path, which measured 5–8× faster
-//     than the scalar direct kernel.
+//   - a direct kernel in NCHW for one input channel per group (depthwise,
+//     and single-channel first layers) whose 16 output pixels' taps fit one
+//     64-byte load (kernels.ConvDirectU8): each input plane is padded once
+//     with the zero point, a byte permutation gathers 4 taps of 16 pixels,
+//     and one VPDPBUSD per output channel accumulates them, with the
+//     requantizing epilogue in the same pass. There the GEMM's N would be
+//     1 (depthwise) or its K tiny (C = 1, K = 25) and im2col dominates:
+//     conv_d (depthwise 3×3) went from 2.4 to 20 GOPS and conv_b (C = 1,
+//     5×5, 16 outputs) from 15.6 to 80 (bench, CPU time, fastest of 7).
+//   - the older int32 direct kernel (kernels.ConvDirectNCHW) for other
+//     depthwise shapes (3-D, or taps beyond the 64-byte reach) with at
+//     most two output channels per group.
 //
 // Transposed convolutions run a GEMM per group on the NHWC input (K = Cg)
 // and scatter the int32 products into the output accumulators (col2im)
@@ -415,6 +417,7 @@ const (
 	pathAuto convPath = iota
 	pathIm2col
 	pathDirect
+	pathDirectU8 // kernels.ConvDirectU8, when it fits
 )
 
 // directMaxOg is the largest number of output channels per group for which
@@ -426,6 +429,14 @@ const directMaxOg = 2
 func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32, rq *kernels.Requant, out []uint8, path convPath) {
 	overhang := (g.OD-1)*g.SD+(g.KD-1)*g.DD >= g.D+2*g.PD || (g.OH-1)*g.SH+(g.KH-1)*g.DH >= g.H+2*g.PH ||
 		(g.OW-1)*g.SW+(g.KW-1)*g.DW >= g.W+2*g.PW
+	if (path == pathAuto || path == pathDirectU8) && g.Cg() == 1 && kernels.ConvDirectU8Fits(g) {
+		plan := kernels.NewConvDirectU8Plan(g, zx, p.w, p.wZP, rq)
+		perUnit := g.Og() * g.OutSpatial() * g.Taps()
+		parallelRange(n*g.Groups, max(1, parallelGrain/max(perUnit, 1)), func(lo, hi int) {
+			plan.Run(n, x, out, lo, hi)
+		})
+		return
+	}
 	if !overhang && (path == pathDirect || (path == pathAuto && g.Cg() == 1 && g.Og() <= directMaxOg)) {
 		perUnit := g.Og() * g.OutSpatial() * g.Taps()
 		parallelRange(n*g.Groups, max(1, parallelGrain/max(perUnit, 1)), func(lo, hi int) {
