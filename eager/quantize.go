@@ -468,11 +468,17 @@ func userHooks(b *nn.Base) (pre, out []nn.Hook) {
 	return append([]nn.Hook(nil), pre...), append([]nn.Hook(nil), out...)
 }
 
+// removeQConfig drops every qconfig and observer hook after convert, as
+// PyTorch's convert does, including on the float modules a Passthrough
+// wraps (they are fields, not children, so the tree walk alone misses them).
 func removeQConfig(m nn.Module) {
 	for _, nm := range nn.NamedModules(m) {
 		b := nm.Module.ModuleBase()
 		b.PreHooks, b.OutputHooks = userHooks(b)
 		b.QConfig = nil
+		if pt, ok := nm.Module.(*nodes.Passthrough); ok && pt.Float != nil {
+			removeQConfig(pt.Float)
+		}
 	}
 }
 
