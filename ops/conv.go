@@ -15,6 +15,13 @@ package ops
 //     by block (128 KiB of im2col matrix per block), so the GEMM reads each
 //     block from cache, and the blocks are shared out among
 //     kernels.Threads() goroutines.
+//   - implicit GEMM (kernels.ConvImplicitNCHW) for one group, width
+//     dilation 1 and KW·C a multiple of 4: the input is copied once into a
+//     zero-point-padded NHWC image and the GEMM microkernels read each
+//     kernel row's KW·C bytes straight from it (row stride SW·C), so no
+//     im2col matrix is built; each block of output rows is requantized by
+//     the GEMM epilogue and transposed into NCHW while in cache. Shapes it
+//     does not take (wide outputs, small KW·C, groups) use im2col below.
 //   - a direct kernel in NCHW for one input channel per group (depthwise,
 //     and single-channel first layers) whose 16 output pixels' taps fit one
 //     64-byte load (kernels.ConvDirectU8): each input plane is padded once
@@ -418,6 +425,7 @@ const (
 	pathIm2col
 	pathDirect
 	pathDirectU8 // kernels.ConvDirectU8, when it fits
+	pathImplicit // kernels.ConvImplicitNCHW, when it fits
 )
 
 // directMaxOg is the largest number of output channels per group for which
@@ -435,6 +443,10 @@ func convForward(g *kernels.ConvGeom, p *PackedConv, n int, x []uint8, zx int32,
 		parallelRange(n*g.Groups, max(1, parallelGrain/max(perUnit, 1)), func(lo, hi int) {
 			plan.Run(n, x, out, lo, hi)
 		})
+		return
+	}
+	if (path == pathAuto || path == pathImplicit) && kernels.ConvImplicitFits(g) {
+		kernels.ConvImplicitNCHW(g, n, x, zx, p.gemm[0], p.gemmZP[0], rq, out)
 		return
 	}
 	if !overhang && (path == pathDirect || (path == pathAuto && g.Cg() == 1 && g.Og() <= directMaxOg)) {

@@ -265,7 +265,7 @@ func TestConvPathsBitIdentical(t *testing.T) {
 			in[3-sp.dims+j], out[3-sp.dims+j] = sp.in[j], gs[2+j]
 		}
 		g := p.geom(in[0], in[1], in[2], out[0], out[1], out[2])
-		for _, path := range []convPath{pathIm2col, pathDirect, pathDirectU8, pathIm2col + 100} {
+		for _, path := range []convPath{pathIm2col, pathDirect, pathDirectU8, pathImplicit, pathIm2col + 100} {
 			buf := make([]uint8, got.Size())
 			if path == pathIm2col+100 { // im2col in blocks of 16 rows, split among workers
 				saved := im2colBlock
