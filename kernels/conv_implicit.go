@@ -132,27 +132,21 @@ func padNHWC(g *ConvGeom, x []uint8, xZP uint8, xp []uint8, hp, wp, i0, i1 int) 
 		// Border rows, then the left and right borders of interior rows.
 		fill(dst[:g.PH*wp*cc], xZP)
 		fill(dst[(g.PH+g.H)*wp*cc:], xZP)
-		c8 := cc &^ 7
+		c16 := cc &^ 15
 		for h := 0; h < g.H; h++ {
 			row := dst[(h+g.PH)*wp*cc : (h+g.PH+1)*wp*cc]
 			fill(row[:g.PW*cc], xZP)
 			fill(row[(g.PW+g.W)*cc:], xZP)
 			base := (h+g.PH)*wp*cc + g.PW*cc
-			w := 0
-			for ; w+8 <= g.W; w += 8 {
-				for ch := 0; ch < c8; ch += 8 {
-					block8(dst, src, base+w*cc+ch, cc, ch*hw+h*g.W+w, hw)
+			for ch := 0; ch < c16; ch += 16 {
+				for w := 0; w < g.W; w += 64 {
+					transpose16(dst, base+w*cc+ch, cc, src, ch*hw+h*g.W+w, hw, min(64, g.W-w))
 				}
 			}
-			for ch := c8; ch < cc; ch++ {
+			for ch := c16; ch < cc; ch++ {
 				s := src[ch*hw+h*g.W : ch*hw+(h+1)*g.W]
-				for ww := 0; ww < g.W; ww++ {
-					dst[base+ww*cc+ch] = s[ww]
-				}
-			}
-			for ; w < g.W; w++ {
-				for ch := 0; ch < c8; ch++ {
-					dst[base+w*cc+ch] = src[ch*hw+h*g.W+w]
+				for w, v := range s {
+					dst[base+w*cc+ch] = v
 				}
 			}
 		}
@@ -247,21 +241,16 @@ func (c *implicitCall) runBlocks(b0, b1 int) {
 // output pixel) into the channel planes of dst: dst[ch·os + pix0 + r] =
 // src[r·o + ch].
 func transposeBlock(dst, src []uint8, pixels, o, os, pix0 int) {
-	r8, c8 := pixels&^7, o&^7
-	for r := 0; r < r8; r += 8 {
-		for ch := 0; ch < c8; ch += 8 {
-			block8(dst, src, ch*os+pix0+r, os, r*o+ch, o)
+	r16 := pixels &^ 15
+	for r := 0; r < r16; r += 16 {
+		for ch := 0; ch < o; ch += 64 {
+			transpose16(dst, ch*os+pix0+r, os, src, r*o+ch, o, min(64, o-ch))
 		}
 	}
-	for ch := c8; ch < o; ch++ {
-		d := dst[ch*os+pix0 : ch*os+pix0+pixels]
-		for r := range d {
-			d[r] = src[r*o+ch]
-		}
-	}
-	for r := r8; r < pixels; r++ {
-		for ch := 0; ch < c8; ch++ {
-			dst[ch*os+pix0+r] = src[r*o+ch]
+	for r := r16; r < pixels; r++ {
+		row := src[r*o : (r+1)*o]
+		for ch, v := range row {
+			dst[ch*os+pix0+r] = v
 		}
 	}
 }

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// transpose16Asm reports false: this build has no assembly.
+func transpose16Asm(dst []uint8, d, ds int, src []uint8, s, ss, cols int) bool { return false }

@@ -1,0 +1,41 @@
+package kernels
+
+import (
+	"math/rand"
+	"testing"
+)
+
+func TestTranspose16(t *testing.T) {
+	defer func(p string) { SetPath(p) }(Path())
+	r := rand.New(rand.NewSource(21))
+	for _, path := range Paths() {
+		SetPath(path)
+		for cols := 1; cols <= 64; cols++ {
+			ss, ds := cols+r.Intn(9), 16+r.Intn(9)
+			src := make([]uint8, 3+15*ss+cols)
+			for i := range src {
+				src[i] = uint8(r.Intn(256))
+			}
+			const guard = 0x77
+			dst := make([]uint8, 5+(cols-1)*ds+16+32)
+			for i := range dst {
+				dst[i] = guard
+			}
+			transpose16(dst, 5, ds, src, 3, ss, cols)
+			want := make([]uint8, len(dst))
+			for i := range want {
+				want[i] = guard
+			}
+			for rr := 0; rr < 16; rr++ {
+				for c := 0; c < cols; c++ {
+					want[5+c*ds+rr] = src[3+rr*ss+c]
+				}
+			}
+			for i := range want {
+				if dst[i] != want[i] {
+					t.Fatalf("path %s cols %d ss %d ds %d: dst[%d] = %d, want %d", path, cols, ss, ds, i, dst[i], want[i])
+				}
+			}
+		}
+	}
+}
