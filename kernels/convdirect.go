@@ -33,18 +33,20 @@ type dwArgs struct {
 	tailMask int      // 64: lanes of the last block of a row
 	oh       int      // 72: output rows
 	og       int      // 80: output channels, 1…16
-	w        *int32   // 88: kh·nq × 16 weight quads, [j][o], zero for o ≥ og
+	w        *int32   // 88: kh·nq × lanes weight quads, [j][o], zero for o ≥ og
 	ones     *int32   // 96: kh·nq quads of ones (1 for a real tap)
-	comp     *int32   // 104: 16
-	wz       *int32   // 112: 16 weight zero points
-	mult     *float32 // 120: 16
-	bias     *float32 // 128: 16 (zeros without bias)
+	comp     *int32   // 104: lanes
+	wz       *int32   // 112: lanes weight zero points
+	mult     *float32 // 120: lanes
+	bias     *float32 // 128: lanes (zeros without bias)
 	zp       int64    // 136
 	lo       int64    // 144: Min − ZeroPoint
 	hi       int64    // 152: Max − ZeroPoint
 	out      *uint8   // 160: output channel 0, pixel (0, 0)
 	ldout    int      // 168: OW
 	outPlane int      // 176: OH·OW
+	sumx     int      // 184: 1 when some wz[o] ≠ 0 (the kernels may skip the window sums otherwise)
+	wstride  int      // 192: bytes from quad j's weights to quad j+1's: 4·lanes
 }
 
 // dwMaxReach is the largest byte offset a lane may read within its 64-byte
@@ -62,12 +64,14 @@ func directU8Fits(g *ConvGeom) bool {
 // dwPlan holds what the direct kernel needs of one convolution, built once
 // per call and shared read-only by the workers. Output channels are taken
 // 16 at a time per group ("chunks"); chunk c of group gr covers channels
-// gr·Og + 16c … and its arrays start at index (gr·chunks + c)·16 (·j for w).
+// gr·Og + 16c … and its arrays start at index (gr·chunks + c)·lanes (·j
+// for w), where lanes is 16, or 1 when Og = 1.
 type dwPlan struct {
 	g             *ConvGeom
 	wp, hp        int // padded plane width and height
 	planeLen      int // bytes of a padded plane including the slack of the last load
 	nq, j, chunks int // quads per kernel row, quads per channel, chunks per group
+	lanes         int // 16, or 1 when Og = 1
 	idx           []uint8
 	ones          []int32
 	w             []int32 // [group][chunk][j][16]
@@ -79,7 +83,7 @@ type dwPlan struct {
 func newDwPlan(g *ConvGeom, xZP int32, w []int8, wZP []int32, rq *Requant) *dwPlan {
 	nq := (g.KW + 3) / 4
 	og := g.Og()
-	pl := &dwPlan{g: g, nq: nq, j: g.KH * nq, chunks: (og + 15) / 16,
+	pl := &dwPlan{g: g, nq: nq, j: g.KH * nq, chunks: (og + 15) / 16, lanes: 1,
 		zp: int64(rq.ZeroPoint), lo: int64(rq.Min - rq.ZeroPoint), hi: int64(rq.Max - rq.ZeroPoint)}
 	pl.wp = max(g.W+2*g.PW, (g.OW-1)*g.SW+(g.KW-1)*g.DW+1)
 	pl.hp = max(g.H+2*g.PH, (g.OH-1)*g.SH+(g.KH-1)*g.DH+1)
@@ -104,14 +108,17 @@ func newDwPlan(g *ConvGeom, xZP int32, w []int8, wZP []int32, rq *Requant) *dwPl
 		}
 	}
 	taps := int32(g.KH * g.KW)
-	slots := g.Groups * pl.chunks * 16
+	if og > 1 {
+		pl.lanes = 16
+	}
+	slots := g.Groups * pl.chunks * pl.lanes
 	pl.w = make([]int32, slots*pl.j)
 	pl.comp, pl.wz = make([]int32, slots), make([]int32, slots)
 	pl.mult, pl.bias = make([]float32, slots), make([]float32, slots)
 	for oc := 0; oc < g.O; oc++ {
 		gr, o := oc/og, oc%og
 		chunk, lane := o/16, o%16
-		base := (gr*pl.chunks + chunk) * 16
+		base := (gr*pl.chunks + chunk) * pl.lanes
 		zw := wZP[0]
 		if len(wZP) > 1 {
 			zw = wZP[oc]
@@ -125,7 +132,7 @@ func newDwPlan(g *ConvGeom, xZP int32, w []int8, wZP []int32, rq *Requant) *dwPl
 					quad[t] = v
 					sum += int32(v)
 				}
-				pl.w[(base+0)*pl.j+(kh*nq+q)*16+lane] = *(*int32)(unsafe.Pointer(&quad))
+				pl.w[base*pl.j+(kh*nq+q)*pl.lanes+lane] = *(*int32)(unsafe.Pointer(&quad))
 			}
 		}
 		pl.wz[base+lane] = zw
@@ -152,6 +159,7 @@ func convDirectU8Range(g *ConvGeom, n int, x []uint8, pl *dwPlan, xZP uint8, out
 		src: &plane[0], ldsrc: g.SH * pl.wp, khStep: g.DH * pl.wp, kh: g.KH, nq: pl.nq,
 		idx: &pl.idx[0], blocks: (g.OW + 15) / 16, blkStep: 16 * g.SW, oh: g.OH,
 		ones: &pl.ones[0], zp: pl.zp, lo: pl.lo, hi: pl.hi, ldout: g.OW, outPlane: outPlane,
+		wstride: 4 * pl.lanes,
 	}
 	a.tailMask = 0xffff
 	if r := g.OW % 16; r != 0 {
@@ -165,10 +173,16 @@ func convDirectU8Range(g *ConvGeom, n int, x []uint8, pl *dwPlan, xZP uint8, out
 			copy(plane[(h+g.PH)*pl.wp+g.PW:], src[h*g.W:(h+1)*g.W])
 		}
 		for c := 0; c < pl.chunks; c++ {
-			base := (gr*pl.chunks + c) * 16
+			base := (gr*pl.chunks + c) * pl.lanes
 			a.og = min(16, og-16*c)
 			a.w = &pl.w[base*pl.j]
 			a.comp, a.wz, a.mult, a.bias = &pl.comp[base], &pl.wz[base], &pl.mult[base], &pl.bias[base]
+			a.sumx = 0
+			for _, z := range pl.wz[base : base+pl.lanes] {
+				if z != 0 {
+					a.sumx = 1
+				}
+			}
 			a.out = &out[(i*g.O+gr*og+16*c)*outPlane]
 			kern(&a)
 		}
@@ -181,12 +195,16 @@ func convDirectU8Range(g *ConvGeom, n int, x []uint8, pl *dwPlan, xZP uint8, out
 //	  s = src + r·ldsrc + b·blkStep
 //	  x_j[t] = s[kh·khStep + idx[q][4i+t]]  for j = kh·nq + q, t < 4
 //	  for o < og:
-//	    acc = Σ_j Σ_t x_j[t]·w[j][o][t] + comp[o] − wz[o]·Σ_j Σ_t x_j[t]·ones[j][t]
-//	    out[o·outPlane + r·ldout + 16b + i] = requantized acc (see Requant)
+//	    acc = Σ_j Σ_t x_j[t]·w[j·lanes + o][t] + comp[o] − wz[o]·Σ_j Σ_t x_j[t]·ones[j][t]
+//
+// with lanes = wstride/4.
+//
+//	out[o·outPlane + r·ldout + 16b + i] = requantized acc (see Requant)
 func dwGeneric(a *dwArgs) {
 	j := a.kh * a.nq
 	idx := unsafe.Slice(a.idx, a.nq*64)
-	ws := unsafe.Slice((*[4]int8)(unsafe.Pointer(a.w)), 16*j)
+	lanes := a.wstride / 4
+	ws := unsafe.Slice((*[4]int8)(unsafe.Pointer(a.w)), lanes*j)
 	ones := unsafe.Slice((*[4]uint8)(unsafe.Pointer(a.ones)), j)
 	comp := unsafe.Slice(a.comp, a.og)
 	mult := unsafe.Slice(a.mult, a.og)
@@ -214,7 +232,7 @@ func dwGeneric(a *dwArgs) {
 				for o := 0; o < a.og; o++ {
 					var acc int32
 					for jj, x := range xs {
-						w := &ws[jj*16+o]
+						w := &ws[jj*lanes+o]
 						acc += int32(x[0])*int32(w[0]) + int32(x[1])*int32(w[1]) + int32(x[2])*int32(w[2]) + int32(x[3])*int32(w[3])
 					}
 					acc += comp[o] - wz[o]*sx

@@ -6,8 +6,10 @@
 // Requires: AVX512F, AVX512BW, AVX512VBMI, AVX512_VNNI
 //
 // dwGeneric for og = 1 (depthwise): the channel's epilogue constants stay
-// in registers and each tap quad costs one VPERMB and one VPDPBUSD with a
-// broadcast weight. Weights are [j][16] quads of which it reads channel 0.
+// in registers, two 16-pixel blocks are computed per step, and each tap
+// quad costs one VPERMB and one VPDPBUSD (broadcast weight) per block; the
+// window sums for the weight zero point only when sumx is set. Weights are
+// [j] quads, wstride bytes apart.
 TEXT ·dwconvU8S8_16x1_AVX512VBMI(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), R15
 	MOVL $0x4e800000, AX // 2³⁰
@@ -23,6 +25,10 @@ TEXT ·dwconvU8S8_16x1_AVX512VBMI(SB), NOSPLIT, $0-8
 	VBROADCASTSS (AX), Z26
 	MOVQ 112(R15), AX
 	VPBROADCASTD (AX), Z23
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	MOVQ 64(R15), AX
+	KMOVW AX, K3
 	MOVQ 72(R15), R14
 	MOVQ 0(R15), R13
 	MOVQ 160(R15), R12
@@ -32,13 +38,86 @@ one_row:
 	MOVQ R12, R10
 	MOVQ 48(R15), R9
 
-one_block:
-	MOVL $0xffff, AX
-	CMPQ R9, $1
-	JNE  one_fullmask
-	MOVQ 64(R15), AX
-one_fullmask:
-	KMOVW AX, K1
+one_pair:
+	CMPQ R9, $2
+	JLT  one_single
+	KMOVW K1, K2
+	JNE  one_pairmask
+	KMOVW K3, K2
+one_pairmask:
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ 88(R15), BX
+	MOVQ 96(R15), DI
+	MOVQ R11, SI
+	MOVQ 24(R15), CX
+two_krow:
+	MOVQ 40(R15), R8
+	MOVQ 32(R15), DX
+	MOVQ SI, AX
+	ADDQ 56(R15), AX
+two_kq:
+	VMOVDQU8      (R8), Z1
+	VPERMB        (SI), Z1, Z0
+	VPERMB        (AX), Z1, Z6
+	VPDPBUSD.BCST (BX), Z0, Z2
+	VPDPBUSD.BCST (BX), Z6, Z4
+	CMPQ          184(R15), $0
+	JE            two_nosum
+	VPDPBUSD.BCST (DI), Z0, Z3
+	VPDPBUSD.BCST (DI), Z6, Z5
+two_nosum:
+	ADDQ          $64, R8
+	ADDQ          192(R15), BX
+	ADDQ          $4, DI
+	DECQ          DX
+	JNZ           two_kq
+	ADDQ          16(R15), SI
+	DECQ          CX
+	JNZ           two_krow
+	CMPQ      184(R15), $0
+	JE        two_nowzA
+	VPMULLD   Z3, Z23, Z3
+	VPSUBD    Z3, Z2, Z2
+two_nowzA:
+	VPADDD    Z24, Z2, Z2
+	VCVTDQ2PS Z2, Z2
+	VMULPS    Z25, Z2, Z2
+	VADDPS    Z26, Z2, Z2
+	VMINPS    Z2, Z27, Z2
+	VCVTPS2DQ Z2, Z2
+	VPMAXSD   Z29, Z2, Z2
+	VPMINSD   Z30, Z2, Z2
+	VPADDD    Z28, Z2, Z2
+	VPMOVDB   Z2, X2
+	VMOVDQU8  X2, K1, (R10)
+	CMPQ      184(R15), $0
+	JE        two_nowzB
+	VPMULLD   Z5, Z23, Z5
+	VPSUBD    Z5, Z4, Z4
+two_nowzB:
+	VPADDD    Z24, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VMULPS    Z25, Z4, Z4
+	VADDPS    Z26, Z4, Z4
+	VMINPS    Z4, Z27, Z4
+	VCVTPS2DQ Z4, Z4
+	VPMAXSD   Z29, Z4, Z4
+	VPMINSD   Z30, Z4, Z4
+	VPADDD    Z28, Z4, Z4
+	VPMOVDB   Z4, X4
+	VMOVDQU8  X4, K2, 16(R10)
+	MOVQ 56(R15), AX
+	SHLQ $1, AX
+	ADDQ AX, R11
+	ADDQ $32, R10
+	SUBQ $2, R9
+	JNZ  one_pair
+	JMP  one_nextrow
+
+one_single:
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	MOVQ 88(R15), BX
@@ -54,16 +133,18 @@ one_kq:
 	VPDPBUSD.BCST (BX), Z0, Z2
 	VPDPBUSD.BCST (DI), Z0, Z3
 	ADDQ          $64, R8
-	ADDQ          $64, BX
+	ADDQ          192(R15), BX
 	ADDQ          $4, DI
 	DECQ          DX
 	JNZ           one_kq
 	ADDQ          16(R15), SI
 	DECQ          CX
 	JNZ           one_krow
-
+	CMPQ      184(R15), $0
+	JE        one_nowz
 	VPMULLD   Z3, Z23, Z3
 	VPSUBD    Z3, Z2, Z2
+one_nowz:
 	VPADDD    Z24, Z2, Z2
 	VCVTDQ2PS Z2, Z2
 	VMULPS    Z25, Z2, Z2
@@ -74,13 +155,9 @@ one_kq:
 	VPMINSD   Z30, Z2, Z2
 	VPADDD    Z28, Z2, Z2
 	VPMOVDB   Z2, X2
-	VMOVDQU8  X2, K1, (R10)
+	VMOVDQU8  X2, K3, (R10)
 
-	ADDQ 56(R15), R11
-	ADDQ $16, R10
-	DECQ R9
-	JNZ  one_block
-
+one_nextrow:
 	ADDQ 8(R15), R13
 	ADDQ 168(R15), R12
 	DECQ R14
