@@ -140,7 +140,7 @@ func padNHWC(g *ConvGeom, x []uint8, xZP uint8, xp []uint8, hp, wp, i0, i1 int) 
 			base := (h+g.PH)*wp*cc + g.PW*cc
 			for ch := 0; ch < c16; ch += 16 {
 				for w := 0; w < g.W; w += 64 {
-					transpose16(dst, base+w*cc+ch, cc, src, ch*hw+h*g.W+w, hw, min(64, g.W-w))
+					transpose16(dst, base+w*cc+ch, cc, src, ch*hw+h*g.W+w, hw, min(64, g.W-w), 16)
 				}
 			}
 			for ch := c16; ch < cc; ch++ {
@@ -181,7 +181,7 @@ func (c *implicitCall) runBlocks(b0, b1 int) {
 	cbuf := cbufPool.Get().(*[mcRows * tileLd]int32)
 	defer cbufPool.Put(cbuf)
 	rowsMax := c.rowsPerBlock * g.OW
-	ybuf := make([]uint8, rowsMax*g.O)
+	ybuf := make([]uint8, (rowsMax+16)*g.O)
 	img := c.hp * c.wp * g.C
 	chunk := g.KW * g.C / 4 // quads per kernel row
 	lda := g.SW * g.C
@@ -239,18 +239,12 @@ func (c *implicitCall) runBlocks(b0, b1 int) {
 
 // transposeBlock writes the pixels×o row-major block src (one row per
 // output pixel) into the channel planes of dst: dst[ch·os + pix0 + r] =
-// src[r·o + ch].
+// src[r·o + ch]. src must hold 16 rows past the last multiple of 16 below
+// pixels (transpose16 loads whole 16-row blocks).
 func transposeBlock(dst, src []uint8, pixels, o, os, pix0 int) {
-	r16 := pixels &^ 15
-	for r := 0; r < r16; r += 16 {
+	for r := 0; r < pixels; r += 16 {
 		for ch := 0; ch < o; ch += 64 {
-			transpose16(dst, ch*os+pix0+r, os, src, r*o+ch, o, min(64, o-ch))
-		}
-	}
-	for r := r16; r < pixels; r++ {
-		row := src[r*o : (r+1)*o]
-		for ch, v := range row {
-			dst[ch*os+pix0+r] = v
+			transpose16(dst, ch*os+pix0+r, os, src, r*o+ch, o, min(64, o-ch), min(16, pixels-r))
 		}
 	}
 }

@@ -3,4 +3,6 @@
 package kernels
 
 // transpose16Asm reports false: this build has no assembly.
-func transpose16Asm(dst []uint8, d, ds int, src []uint8, s, ss, cols int) bool { return false }
+func transpose16Asm(dst []uint8, d, ds int, src []uint8, s, ss, cols, rows int) bool {
+	return false
+}

@@ -11,6 +11,10 @@ func TestTranspose16(t *testing.T) {
 	for _, path := range Paths() {
 		SetPath(path)
 		for cols := 1; cols <= 64; cols++ {
+			rows := 16
+			if cols%3 == 0 {
+				rows = 1 + r.Intn(16)
+			}
 			ss, ds := cols+r.Intn(9), 16+r.Intn(9)
 			src := make([]uint8, 3+15*ss+cols)
 			for i := range src {
@@ -21,19 +25,19 @@ func TestTranspose16(t *testing.T) {
 			for i := range dst {
 				dst[i] = guard
 			}
-			transpose16(dst, 5, ds, src, 3, ss, cols)
+			transpose16(dst, 5, ds, src, 3, ss, cols, rows)
 			want := make([]uint8, len(dst))
 			for i := range want {
 				want[i] = guard
 			}
-			for rr := 0; rr < 16; rr++ {
+			for rr := 0; rr < rows; rr++ {
 				for c := 0; c < cols; c++ {
 					want[5+c*ds+rr] = src[3+rr*ss+c]
 				}
 			}
 			for i := range want {
 				if dst[i] != want[i] {
-					t.Fatalf("path %s cols %d ss %d ds %d: dst[%d] = %d, want %d", path, cols, ss, ds, i, dst[i], want[i])
+					t.Fatalf("path %s cols %d rows %d ss %d ds %d: dst[%d] = %d, want %d", path, cols, rows, ss, ds, i, dst[i], want[i])
 				}
 			}
 		}
