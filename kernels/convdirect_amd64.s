@@ -172,7 +172,8 @@ one_nextrow:
 // dwGeneric for up to 16 output channels sharing one input plane (og ≤ 16):
 // each gathered tap quad feeds 16 VPDPBUSD with broadcast weights, one per
 // channel accumulator Z8–Z23. Weights are [j][16] quads (zero for channels
-// ≥ og); comp, wz, mult and bias hold 16 entries.
+// ≥ og); comp, wz, mult and bias hold 16 entries. The window sums (Z5) and
+// the weight zero-point term are computed only when sumx is set.
 TEXT ·dwconvU8S8_16x16_AVX512VBMI(SB), NOSPLIT, $0-8
 	MOVQ a+0(FP), R15
 	MOVL $0x4e800000, AX // 2³⁰
@@ -239,7 +240,10 @@ sx_kq:
 	VPDPBUSD.BCST 52(BX), Z0, Z21
 	VPDPBUSD.BCST 56(BX), Z0, Z22
 	VPDPBUSD.BCST 60(BX), Z0, Z23
+	CMPQ          184(R15), $0
+	JE            sx_nosum
 	VPDPBUSD.BCST (DI), Z0, Z5
+sx_nosum:
 	ADDQ          $64, R8
 	ADDQ          $64, BX
 	ADDQ          $4, DI
@@ -254,6 +258,8 @@ sx_kq:
 	MOVQ 120(R15), DX // mult
 	MOVQ 128(R15), CX // bias
 	MOVQ R10, SI
+	CMPQ 184(R15), $0
+	JE   sx_epi
 	CMPQ          80(R15), $0
 	JLE           sx_done
 	VPBROADCASTD  0(BX), Z1
@@ -514,6 +520,232 @@ sx_kq:
 	VPBROADCASTD  60(BX), Z1
 	VPMULLD       Z5, Z1, Z1
 	VPSUBD        Z1, Z23, Z23
+	VPADDD.BCST   60(R8), Z23, Z23
+	VCVTDQ2PS     Z23, Z23
+	VMULPS.BCST   60(DX), Z23, Z23
+	VADDPS.BCST   60(CX), Z23, Z23
+	VMINPS        Z23, Z27, Z23
+	VCVTPS2DQ     Z23, Z23
+	VPMAXSD       Z29, Z23, Z23
+	VPMINSD       Z30, Z23, Z23
+	VPADDD        Z28, Z23, Z23
+	VPMOVDB       Z23, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	JMP sx_done
+sx_epi:
+	CMPQ          80(R15), $0
+	JLE           sx_done
+	VPADDD.BCST   0(R8), Z8, Z8
+	VCVTDQ2PS     Z8, Z8
+	VMULPS.BCST   0(DX), Z8, Z8
+	VADDPS.BCST   0(CX), Z8, Z8
+	VMINPS        Z8, Z27, Z8
+	VCVTPS2DQ     Z8, Z8
+	VPMAXSD       Z29, Z8, Z8
+	VPMINSD       Z30, Z8, Z8
+	VPADDD        Z28, Z8, Z8
+	VPMOVDB       Z8, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $1
+	JLE           sx_done
+	VPADDD.BCST   4(R8), Z9, Z9
+	VCVTDQ2PS     Z9, Z9
+	VMULPS.BCST   4(DX), Z9, Z9
+	VADDPS.BCST   4(CX), Z9, Z9
+	VMINPS        Z9, Z27, Z9
+	VCVTPS2DQ     Z9, Z9
+	VPMAXSD       Z29, Z9, Z9
+	VPMINSD       Z30, Z9, Z9
+	VPADDD        Z28, Z9, Z9
+	VPMOVDB       Z9, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $2
+	JLE           sx_done
+	VPADDD.BCST   8(R8), Z10, Z10
+	VCVTDQ2PS     Z10, Z10
+	VMULPS.BCST   8(DX), Z10, Z10
+	VADDPS.BCST   8(CX), Z10, Z10
+	VMINPS        Z10, Z27, Z10
+	VCVTPS2DQ     Z10, Z10
+	VPMAXSD       Z29, Z10, Z10
+	VPMINSD       Z30, Z10, Z10
+	VPADDD        Z28, Z10, Z10
+	VPMOVDB       Z10, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $3
+	JLE           sx_done
+	VPADDD.BCST   12(R8), Z11, Z11
+	VCVTDQ2PS     Z11, Z11
+	VMULPS.BCST   12(DX), Z11, Z11
+	VADDPS.BCST   12(CX), Z11, Z11
+	VMINPS        Z11, Z27, Z11
+	VCVTPS2DQ     Z11, Z11
+	VPMAXSD       Z29, Z11, Z11
+	VPMINSD       Z30, Z11, Z11
+	VPADDD        Z28, Z11, Z11
+	VPMOVDB       Z11, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $4
+	JLE           sx_done
+	VPADDD.BCST   16(R8), Z12, Z12
+	VCVTDQ2PS     Z12, Z12
+	VMULPS.BCST   16(DX), Z12, Z12
+	VADDPS.BCST   16(CX), Z12, Z12
+	VMINPS        Z12, Z27, Z12
+	VCVTPS2DQ     Z12, Z12
+	VPMAXSD       Z29, Z12, Z12
+	VPMINSD       Z30, Z12, Z12
+	VPADDD        Z28, Z12, Z12
+	VPMOVDB       Z12, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $5
+	JLE           sx_done
+	VPADDD.BCST   20(R8), Z13, Z13
+	VCVTDQ2PS     Z13, Z13
+	VMULPS.BCST   20(DX), Z13, Z13
+	VADDPS.BCST   20(CX), Z13, Z13
+	VMINPS        Z13, Z27, Z13
+	VCVTPS2DQ     Z13, Z13
+	VPMAXSD       Z29, Z13, Z13
+	VPMINSD       Z30, Z13, Z13
+	VPADDD        Z28, Z13, Z13
+	VPMOVDB       Z13, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $6
+	JLE           sx_done
+	VPADDD.BCST   24(R8), Z14, Z14
+	VCVTDQ2PS     Z14, Z14
+	VMULPS.BCST   24(DX), Z14, Z14
+	VADDPS.BCST   24(CX), Z14, Z14
+	VMINPS        Z14, Z27, Z14
+	VCVTPS2DQ     Z14, Z14
+	VPMAXSD       Z29, Z14, Z14
+	VPMINSD       Z30, Z14, Z14
+	VPADDD        Z28, Z14, Z14
+	VPMOVDB       Z14, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $7
+	JLE           sx_done
+	VPADDD.BCST   28(R8), Z15, Z15
+	VCVTDQ2PS     Z15, Z15
+	VMULPS.BCST   28(DX), Z15, Z15
+	VADDPS.BCST   28(CX), Z15, Z15
+	VMINPS        Z15, Z27, Z15
+	VCVTPS2DQ     Z15, Z15
+	VPMAXSD       Z29, Z15, Z15
+	VPMINSD       Z30, Z15, Z15
+	VPADDD        Z28, Z15, Z15
+	VPMOVDB       Z15, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $8
+	JLE           sx_done
+	VPADDD.BCST   32(R8), Z16, Z16
+	VCVTDQ2PS     Z16, Z16
+	VMULPS.BCST   32(DX), Z16, Z16
+	VADDPS.BCST   32(CX), Z16, Z16
+	VMINPS        Z16, Z27, Z16
+	VCVTPS2DQ     Z16, Z16
+	VPMAXSD       Z29, Z16, Z16
+	VPMINSD       Z30, Z16, Z16
+	VPADDD        Z28, Z16, Z16
+	VPMOVDB       Z16, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $9
+	JLE           sx_done
+	VPADDD.BCST   36(R8), Z17, Z17
+	VCVTDQ2PS     Z17, Z17
+	VMULPS.BCST   36(DX), Z17, Z17
+	VADDPS.BCST   36(CX), Z17, Z17
+	VMINPS        Z17, Z27, Z17
+	VCVTPS2DQ     Z17, Z17
+	VPMAXSD       Z29, Z17, Z17
+	VPMINSD       Z30, Z17, Z17
+	VPADDD        Z28, Z17, Z17
+	VPMOVDB       Z17, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $10
+	JLE           sx_done
+	VPADDD.BCST   40(R8), Z18, Z18
+	VCVTDQ2PS     Z18, Z18
+	VMULPS.BCST   40(DX), Z18, Z18
+	VADDPS.BCST   40(CX), Z18, Z18
+	VMINPS        Z18, Z27, Z18
+	VCVTPS2DQ     Z18, Z18
+	VPMAXSD       Z29, Z18, Z18
+	VPMINSD       Z30, Z18, Z18
+	VPADDD        Z28, Z18, Z18
+	VPMOVDB       Z18, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $11
+	JLE           sx_done
+	VPADDD.BCST   44(R8), Z19, Z19
+	VCVTDQ2PS     Z19, Z19
+	VMULPS.BCST   44(DX), Z19, Z19
+	VADDPS.BCST   44(CX), Z19, Z19
+	VMINPS        Z19, Z27, Z19
+	VCVTPS2DQ     Z19, Z19
+	VPMAXSD       Z29, Z19, Z19
+	VPMINSD       Z30, Z19, Z19
+	VPADDD        Z28, Z19, Z19
+	VPMOVDB       Z19, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $12
+	JLE           sx_done
+	VPADDD.BCST   48(R8), Z20, Z20
+	VCVTDQ2PS     Z20, Z20
+	VMULPS.BCST   48(DX), Z20, Z20
+	VADDPS.BCST   48(CX), Z20, Z20
+	VMINPS        Z20, Z27, Z20
+	VCVTPS2DQ     Z20, Z20
+	VPMAXSD       Z29, Z20, Z20
+	VPMINSD       Z30, Z20, Z20
+	VPADDD        Z28, Z20, Z20
+	VPMOVDB       Z20, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $13
+	JLE           sx_done
+	VPADDD.BCST   52(R8), Z21, Z21
+	VCVTDQ2PS     Z21, Z21
+	VMULPS.BCST   52(DX), Z21, Z21
+	VADDPS.BCST   52(CX), Z21, Z21
+	VMINPS        Z21, Z27, Z21
+	VCVTPS2DQ     Z21, Z21
+	VPMAXSD       Z29, Z21, Z21
+	VPMINSD       Z30, Z21, Z21
+	VPADDD        Z28, Z21, Z21
+	VPMOVDB       Z21, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $14
+	JLE           sx_done
+	VPADDD.BCST   56(R8), Z22, Z22
+	VCVTDQ2PS     Z22, Z22
+	VMULPS.BCST   56(DX), Z22, Z22
+	VADDPS.BCST   56(CX), Z22, Z22
+	VMINPS        Z22, Z27, Z22
+	VCVTPS2DQ     Z22, Z22
+	VPMAXSD       Z29, Z22, Z22
+	VPMINSD       Z30, Z22, Z22
+	VPADDD        Z28, Z22, Z22
+	VPMOVDB       Z22, X1
+	VMOVDQU8      X1, K1, (SI)
+	ADDQ          176(R15), SI
+	CMPQ          80(R15), $15
+	JLE           sx_done
 	VPADDD.BCST   60(R8), Z23, Z23
 	VCVTDQ2PS     Z23, Z23
 	VMULPS.BCST   60(DX), Z23, Z23

@@ -101,6 +101,7 @@ func BenchmarkConvDirectU8(b *testing.B) {
 	} {
 		r := rand.New(rand.NewSource(1))
 		cc := randConvCase(r, s.n, s.c, s.o, s.groups, 1, s.h, s.h, 1, s.k, s.k)
+		cc.wZP = []int32{0} // symmetric weights, as PyTorch's default qint8 conv weights
 		g := &cc.g
 		g.SH, g.SW, g.DH, g.DW, g.PH, g.PW = 1, 1, 1, 1, s.p, s.p
 		g.OH, g.OW = s.h+2*s.p-s.k+1, s.h+2*s.p-s.k+1
