@@ -18,12 +18,11 @@ import (
 
 // ConvImplicitFits reports whether ConvImplicitNCHW handles g: 1-D or 2-D,
 // one group, width dilation 1, and KW·C a multiple of 4 (so that the kernel
-// rows are whole k-quads of the packed weights) of at least 32 bytes, and
-// an output width of at most 96 pixels (one int32 tile block).
+// rows are whole k-quads of the packed weights) of at least 32 bytes.
 func ConvImplicitFits(g *ConvGeom) bool {
 	g.check()
 	return g.Groups == 1 && g.KD == 1 && g.D == 1 && g.OD == 1 && g.PD == 0 &&
-		g.DW == 1 && (g.KW*g.C)%4 == 0 && g.KW*g.C >= 32 && g.OW <= mcRows
+		g.DW == 1 && (g.KW*g.C)%4 == 0 && g.KW*g.C >= 32
 }
 
 // ConvImplicitNCHW computes the convolution of n NCHW images x with the
@@ -68,12 +67,15 @@ func ConvImplicitNCHW(g *ConvGeom, n int, x []uint8, xZP int32, p *PackedWeights
 		}
 		c.mult = nil
 	}
-	// Output pixels per block: whole output rows, up to mcRows pixels (at
-	// least one row).
-	c.rowsPerBlock = max(1, mcRows/g.OW)
-	blocksPerImg := (g.OH + c.rowsPerBlock - 1) / c.rowsPerBlock
-	c.blocks = n * blocksPerImg
-	c.blocksPerImg = blocksPerImg
+	// Output pixels per block (at most mcRows, the int32 tile block): whole
+	// output rows, or equal segments of one row when a row is wider.
+	c.rowsPerBlock, c.segs, c.segW = max(1, mcRows/g.OW), 1, g.OW
+	if g.OW > mcRows {
+		c.segs = (g.OW + mcRows - 1) / mcRows
+		c.segW = (g.OW + c.segs - 1) / c.segs
+	}
+	c.blocksPerImg = (g.OH + c.rowsPerBlock - 1) / c.rowsPerBlock * c.segs
+	c.blocks = n * c.blocksPerImg
 
 	nt := min(Threads(), max(1, n*g.OH*g.OW*g.O*g.KGroup()/minWorkPerThread))
 	run := func(f func(lo, hi int), total int) {
@@ -116,7 +118,8 @@ type implicitCall struct {
 	rowSum       []int32 // Σ of each output pixel's window, only when zw != nil
 	mult         []float32
 	multBuf      [panelCols]float32
-	rowsPerBlock int
+	rowsPerBlock int // output rows per block (1 when segs > 1)
+	segs, segW   int // segments per output row and their width
 	blocks       int
 	blocksPerImg int
 }
@@ -171,8 +174,10 @@ func (c *implicitCall) rowSums(r0, r1 int) {
 	}
 }
 
-// runBlocks computes output blocks [b0, b1): block b is rows
-// [k·rowsPerBlock, …) of image b / blocksPerImg, k = b % blocksPerImg.
+// runBlocks computes output blocks [b0, b1): block b of image
+// b / blocksPerImg, k = b % blocksPerImg, covers rows [r·rowsPerBlock, …)
+// and columns [s·segW, …) with r = k / segs, s = k % segs; its pixels are
+// consecutive in the output plane.
 func (c *implicitCall) runBlocks(b0, b1 int) {
 	if b0 >= b1 {
 		return
@@ -180,7 +185,7 @@ func (c *implicitCall) runBlocks(b0, b1 int) {
 	g, p, im := c.g, c.p, c.im
 	cbuf := cbufPool.Get().(*[mcRows * tileLd]int32)
 	defer cbufPool.Put(cbuf)
-	rowsMax := c.rowsPerBlock * g.OW
+	rowsMax := c.rowsPerBlock * c.segW
 	ybuf := make([]uint8, (rowsMax+16)*g.O)
 	img := c.hp * c.wp * g.C
 	chunk := g.KW * g.C / 4 // quads per kernel row
@@ -190,9 +195,12 @@ func (c *implicitCall) runBlocks(b0, b1 int) {
 		zp: int64(c.rq.ZeroPoint), min: int64(c.rq.Min), max: int64(c.rq.Max)}
 	for b := b0; b < b1; b++ {
 		i, k := b/c.blocksPerImg, b%c.blocksPerImg
-		oh0 := k * c.rowsPerBlock
+		oh0 := k / c.segs * c.rowsPerBlock
 		oh1 := min(oh0+c.rowsPerBlock, g.OH)
-		pix0, pixels := oh0*g.OW, (oh1-oh0)*g.OW
+		ow0 := k % c.segs * c.segW
+		ow1 := min(ow0+c.segW, g.OW)
+		bw := ow1 - ow0
+		pix0, pixels := oh0*g.OW+ow0, (oh1-oh0)*bw
 		for c0 := 0; c0 < p.n; c0 += panelCols {
 			pw := p.panelWidth(c0)
 			mrMax := im.mrMax(pw)
@@ -204,9 +212,9 @@ func (c *implicitCall) runBlocks(b0, b1 int) {
 					accum := kh > 0 || q0 > 0
 					for oh := oh0; oh < oh1; oh++ {
 						rowA := i*img + ((oh*g.SH+kh*g.DH)*c.wp)*g.C + q0*4
-						crow := (oh - oh0) * g.OW
-						for ow := 0; ow < g.OW; {
-							mr := min(mrMax, g.OW-ow)
+						crow := (oh-oh0)*bw - ow0
+						for ow := ow0; ow < ow1; {
+							mr := min(mrMax, ow1-ow)
 							im.dot(mr, pw, kq, &c.xp[rowA+ow*lda], lda, p, boff, &cbuf[(crow+ow)*tileLd], accum)
 							ow += mr
 						}

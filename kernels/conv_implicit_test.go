@@ -6,7 +6,7 @@ import (
 )
 
 // implicitCases are one-group convolutions the implicit GEMM takes: widths
-// 1…17 and up to its 96-pixel limit, strides, height dilation, padding
+// 1…17, 60–99 and beyond the 96-pixel block (rows split into segments), strides, height dilation, padding
 // beyond the kernel, channel counts that are and are not multiples of 16
 // (KW·C a multiple of 4), more than one weight panel, zero points at both
 // extremes.
@@ -21,6 +21,9 @@ func implicitCases(r *rand.Rand) []*convCase {
 		w := 1 + rep%17
 		if rep%8 == 7 {
 			w = 60 + r.Intn(40)
+		}
+		if rep%10 == 9 {
+			w = 97 + r.Intn(150) // rows split into segments
 		}
 		h := 1 + r.Intn(7)
 		kh, kw := 1+r.Intn(min(h+1, 4)), 1+r.Intn(min(w+1, 5))
