@@ -1,39 +1,41 @@
 package ops
 
 // Layout. Tensors enter and leave in PyTorch's channel-major layout (NCL,
-// NCHW, NCDHW). Inside, a convolution takes one of two paths, both exact
-// and bit-identical to each other and for every thread count:
+// NCHW, NCDHW). Inside, convForward picks the first of these paths that
+// takes the shape; all are exact and bit-identical to each other and for
+// every thread count (TestConvPathsBitIdentical forces each one):
 //
-//   - im2col + GEMM in channel-minor layout (NHWC): the input is transposed
-//     to NHWC once (8×8 byte blocks through registers), im2col copies each
-//     kernel row's KW·C contiguous bytes in one move, the u8×s8 GEMM writes
-//     requantized rows of O output channels, and the result is transposed
-//     back to NCHW. NHWC is chosen because the GEMM's output rows are then
-//     exactly the NHWC output pixels, im2col moves whole channel runs instead
-//     of single bytes, and a 1×1 stride-1 convolution needs no im2col at all:
-//     the NHWC input is already the GEMM operand. im2col and GEMM run block
-//     by block (128 KiB of im2col matrix per block), so the GEMM reads each
-//     block from cache, and the blocks are shared out among
-//     kernels.Threads() goroutines.
-//   - implicit GEMM (kernels.ConvImplicitNCHW) for one group, width
-//     dilation 1 and KW·C a multiple of 4: the input is copied once into a
-//     zero-point-padded NHWC image and the GEMM microkernels read each
-//     kernel row's KW·C bytes straight from it (row stride SW·C), so no
-//     im2col matrix is built; each block of output rows is requantized by
-//     the GEMM epilogue and transposed into NCHW while in cache. Shapes it
-//     does not take (wide outputs, small KW·C, groups) use im2col below.
-//   - a direct kernel in NCHW for one input channel per group (depthwise,
-//     and single-channel first layers) whose 16 output pixels' taps fit one
-//     64-byte load (kernels.ConvDirectU8): each input plane is padded once
-//     with the zero point, a byte permutation gathers 4 taps of 16 pixels,
-//     and one VPDPBUSD per output channel accumulates them, with the
-//     requantizing epilogue in the same pass. There the GEMM's N would be
-//     1 (depthwise) or its K tiny (C = 1, K = 25) and im2col dominates:
-//     conv_d (depthwise 3×3) went from 2.4 to 20 GOPS and conv_b (C = 1,
-//     5×5, 16 outputs) from 15.6 to 80 (bench, CPU time, fastest of 7).
-//   - the older int32 direct kernel (kernels.ConvDirectNCHW) for other
-//     depthwise shapes (3-D, or taps beyond the 64-byte reach) with at
-//     most two output channels per group.
+//  1. direct u8 kernel (kernels.ConvDirectU8) for one input channel per
+//     group (depthwise, and single-channel first layers) whose 16 output
+//     pixels' taps fit one 64-byte load: each input plane is padded once
+//     with the zero point, a byte permutation (VPERMB) gathers 4 taps of 16
+//     pixels, and one VPDPBUSD per output channel accumulates them, with
+//     the requantizing epilogue in the same pass. There the GEMM's N would
+//     be 1 (depthwise) or its K tiny (C = 1, K = 25) and im2col dominated.
+//  2. implicit GEMM (kernels.ConvImplicitNCHW) for one group, width
+//     dilation 1 and KW·C a multiple of 4 (at least 32): the input is
+//     transposed once into a zero-point-padded NHWC image (AVX-512 16×64
+//     byte transposes) and the GEMM microkernels read each kernel row's
+//     KW·C bytes straight from it (row stride SW·C), so no im2col matrix is
+//     built; each block of ≤ 96 output pixels is requantized by the GEMM
+//     epilogue and transposed into NCHW while in cache.
+//  3. the int32 direct kernel (kernels.ConvDirectNCHW) for the remaining
+//     depthwise shapes (3-D, or taps beyond the 64-byte reach) with at most
+//     two output channels per group.
+//  4. im2col + GEMM in channel-minor layout (NHWC) for everything else
+//     (groups > 1 with several channels per group, small KW·C, width
+//     dilation, 3-D): the input is transposed to NHWC, im2col copies each
+//     kernel row's KW·C contiguous bytes in one move (a 1×1 stride-1
+//     convolution needs none), the GEMM writes requantized NHWC rows, and
+//     the result is transposed back to NCHW; im2col and GEMM run in blocks
+//     of 128 KiB of im2col matrix shared out among kernels.Threads()
+//     goroutines.
+//
+// Measured (go run ./bench -only conv -threads 1, CPU time, fastest of 7,
+// loaded 2-vCPU Xeon model 207), before → after paths 1–2 were added:
+// conv_a (C64 56² K64 3×3) 320 → 430–490 GOPS, conv_b (C1 28² K16 5×5)
+// 15.6 → 53–80, conv_c (C16 14² K32 5×5) 200 → 250–350, conv_d (depthwise
+// 3×3, C128 56²) 2.4 → 16–20.
 //
 // Transposed convolutions run a GEMM per group on the NHWC input (K = Cg)
 // and scatter the int32 products into the output accumulators (col2im)
