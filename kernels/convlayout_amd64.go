@@ -2,13 +2,23 @@
 
 package kernels
 
+//go:generate go run ./internal/gentranspose
+
 // transpose16Asm runs transpose16 with AVX-512 when that path is active
-// and reports whether it did.
+// and reports whether it did; it takes the narrowest register (16, 32 or
+// 64 columns, one 16×16 transpose per 128-bit lane) that covers cols.
 func transpose16Asm(dst []uint8, d, ds int, src []uint8, s, ss, cols, rows int) bool {
 	if activeImpl() != avx512Impl {
 		return false
 	}
-	transposeU8_16x64_AVX512(&dst[d], ds, &src[s], ss, cols, rows)
+	switch {
+	case cols <= 16:
+		transposeU8_16x16_AVX512(&dst[d], ds, &src[s], ss, cols, rows)
+	case cols <= 32:
+		transposeU8_16x32_AVX512(&dst[d], ds, &src[s], ss, cols, rows)
+	default:
+		transposeU8_16x64_AVX512(&dst[d], ds, &src[s], ss, cols, rows)
+	}
 	return true
 }
 
@@ -22,3 +32,13 @@ func transpose16Asm(dst []uint8, d, ds int, src []uint8, s, ss, cols, rows int) 
 //
 //go:noescape
 func transposeU8_16x64_AVX512(dst *uint8, ds int, src *uint8, ss int, cols int, rows int)
+
+// transposeU8_16x32_AVX512 is transposeU8_16x64_AVX512 for cols ≤ 32 (ymm).
+//
+//go:noescape
+func transposeU8_16x32_AVX512(dst *uint8, ds int, src *uint8, ss int, cols int, rows int)
+
+// transposeU8_16x16_AVX512 is transposeU8_16x64_AVX512 for cols ≤ 16 (xmm).
+//
+//go:noescape
+func transposeU8_16x16_AVX512(dst *uint8, ds int, src *uint8, ss int, cols int, rows int)
