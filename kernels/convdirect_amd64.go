@@ -4,6 +4,8 @@ package kernels
 
 import "golang.org/x/sys/cpu"
 
+//go:generate go run ./internal/gendirect
+
 // hasAVX512VBMI gates the direct kernel's byte permutation (VPERMB).
 var hasAVX512VBMI = cpu.X86.HasAVX512VBMI
 
