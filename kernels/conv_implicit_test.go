@@ -44,7 +44,11 @@ func implicitCases(r *rand.Rand) []*convCase {
 		}
 		cs = append(cs, cc)
 	}
-	return cs
+	// A window overhanging the input (PyTorch's truncating output size:
+	// OH = (1 − 3)/3 + 1 = 1), which reads the zero point there.
+	cc := randConvCase(r, 2, 16, 5, 1, 1, 1, 5, 1, 3, 2)
+	cc.g.SH, cc.g.SW, cc.g.DH, cc.g.DW, cc.g.PH, cc.g.PW, cc.g.OH, cc.g.OW = 3, 1, 1, 1, 0, 0, 1, 4
+	return append(cs, cc)
 }
 
 func TestConvImplicitMatchesNaive(t *testing.T) {

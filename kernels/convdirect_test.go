@@ -38,6 +38,10 @@ func directU8Cases(r *rand.Rand) []*convCase {
 		}
 		cs = append(cs, cc)
 	}
+	// Windows overhanging the input (PyTorch's truncating output size).
+	over := randConvCase(r, 1, 3, 3, 3, 1, 2, 5, 1, 3, 3)
+	over.g.SH, over.g.SW, over.g.DH, over.g.DW, over.g.PH, over.g.PW, over.g.OH, over.g.OW = 2, 4, 1, 1, 0, 1, 1, 2
+	cs = append(cs, over)
 	// The benchmark shapes, reduced.
 	cs = append(cs, randConvCase(r, 2, 1, 16, 1, 1, 28, 28, 1, 5, 5), randConvCase(r, 1, 19, 19, 19, 1, 18, 21, 1, 3, 3))
 	return cs
