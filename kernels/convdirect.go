@@ -169,9 +169,7 @@ func convDirectU8Range(g *ConvGeom, n int, x []uint8, pl *dwPlan, xZP uint8, out
 	for u := u0; u < u1; u++ {
 		i, gr := u/g.Groups, u%g.Groups
 		src := x[(i*g.C+gr)*inPlane : (i*g.C+gr+1)*inPlane]
-		for h := 0; h < g.H; h++ {
-			copy(plane[(h+g.PH)*pl.wp+g.PW:], src[h*g.W:(h+1)*g.W])
-		}
+		copyRows(plane, g.PH*pl.wp+g.PW, pl.wp, src, 0, g.W, g.H, g.W)
 		for c := 0; c < pl.chunks; c++ {
 			base := (gr*pl.chunks + c) * pl.lanes
 			a.og = min(16, og-16*c)

@@ -24,3 +24,22 @@ func transpose16(dst []uint8, d, ds int, src []uint8, s, ss, cols, rows int) {
 		}
 	}
 }
+
+// copyRows copies rows runs of width bytes: dst[d + r·ds + c] =
+// src[s + r·ss + c] for r < rows, c < width, with the AVX-512 kernel (one
+// masked load and store per row of up to 64 bytes) when that path is
+// active; a copy call per row costs more than the row for narrow planes.
+func copyRows(dst []uint8, d, ds int, src []uint8, s, ss, rows, width int) {
+	if rows <= 0 || width <= 0 {
+		return
+	}
+	if s < 0 || d < 0 || s+(rows-1)*ss+width > len(src) || d+(rows-1)*ds+width > len(dst) {
+		panic("kernels: copyRows: rows out of range")
+	}
+	if copyRowsAsm(dst, d, ds, src, s, ss, rows, width) {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		copy(dst[d+r*ds:d+r*ds+width], src[s+r*ss:s+r*ss+width])
+	}
+}

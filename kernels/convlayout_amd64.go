@@ -42,3 +42,20 @@ func transposeU8_16x32_AVX512(dst *uint8, ds int, src *uint8, ss int, cols int, 
 //
 //go:noescape
 func transposeU8_16x16_AVX512(dst *uint8, ds int, src *uint8, ss int, cols int, rows int)
+
+// copyRowsAsm runs copyRows with AVX-512 when that path is active and
+// reports whether it did.
+func copyRowsAsm(dst []uint8, d, ds int, src []uint8, s, ss, rows, width int) bool {
+	if activeImpl() != avx512Impl {
+		return false
+	}
+	copyRowsAVX512(&dst[d], ds, &src[s], ss, rows, width)
+	return true
+}
+
+// copyRowsAVX512 is copyRows' loop on raw pointers:
+//
+//	for r < rows, c < width: dst[r·ds + c] = src[r·ss + c]
+//
+//go:noescape
+func copyRowsAVX512(dst *uint8, ds int, src *uint8, ss int, rows int, width int)
