@@ -44,6 +44,11 @@ func implicitCases(r *rand.Rand) []*convCase {
 		}
 		cs = append(cs, cc)
 	}
+	// Kernel rows longer than one K block (KW·C = 576 bytes > kcQuads quads).
+	deep := randConvCase(r, 1, 192, 20, 1, 1, 4, 9, 1, 2, 3)
+	deep.g.DW = 1
+	deep.g.OW = outDim(9, 3, deep.g.SW, deep.g.PW, 1)
+	cs = append(cs, deep)
 	// A window overhanging the input (PyTorch's truncating output size:
 	// OH = (1 − 3)/3 + 1 = 1), which reads the zero point there.
 	cc := randConvCase(r, 2, 16, 5, 1, 1, 1, 5, 1, 3, 2)
