@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"github.com/qgorgonia/qgorgonia/qtensor"
 	"gorgonia.org/tensor"
@@ -192,23 +193,36 @@ func (p *RNNCellParams) projections(op string, x, h []float32, b int) ([]float32
 	return gi, gh, nil
 }
 
-func sigmoid32(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
-func tanh32(v float32) float32    { return float32(math.Tanh(float64(v))) }
+// sigmoid32 and tanh32 are the gate activations: kernels.Sigmoid32 and
+// kernels.Tanh32, within 1 ulp of the correctly rounded float32 values and
+// identical on every build.
+func sigmoid32(v float32) float32 { return kernels.Sigmoid32(v) }
+func tanh32(v float32) float32    { return kernels.Tanh32(v) }
 
 // lstmStep applies the LSTM gate math to projections gi and gh (B, 4H),
 // updating h and c (B, H) in place, in PyTorch's order:
 // gates = gh + gi; c' = σ(f)·c + σ(i)·tanh(g); h' = σ(o)·tanh(c').
-func lstmStep(gi, gh, h, c []float32, b, hs int) {
+// scr is scratch of at least 5H floats. The activations run over whole
+// gate rows (kernels.SigmoidF32, TanhF32), bit-identical to sigmoid32 and
+// tanh32 per element.
+func lstmStep(gi, gh, h, c []float32, b, hs int, scr []float32) {
+	g, tc := scr[:4*hs], scr[4*hs:5*hs]
 	for r := 0; r < b; r++ {
 		gir, ghr := gi[r*4*hs:(r+1)*4*hs], gh[r*4*hs:(r+1)*4*hs]
-		for j := 0; j < hs; j++ {
-			ig := sigmoid32(float32(ghr[j] + gir[j]))
-			fg := sigmoid32(float32(ghr[hs+j] + gir[hs+j]))
-			cg := tanh32(float32(ghr[2*hs+j] + gir[2*hs+j]))
-			og := sigmoid32(float32(ghr[3*hs+j] + gir[3*hs+j]))
-			cy := float32(float32(fg*c[r*hs+j]) + float32(ig*cg))
-			c[r*hs+j] = cy
-			h[r*hs+j] = float32(og * tanh32(cy))
+		for k := range g {
+			g[k] = ghr[k] + gir[k]
+		}
+		kernels.SigmoidF32(g[:2*hs], g[:2*hs])
+		kernels.TanhF32(g[2*hs:3*hs], g[2*hs:3*hs])
+		kernels.SigmoidF32(g[3*hs:], g[3*hs:])
+		ig, fg, cg, og := g[:hs], g[hs:2*hs], g[2*hs:3*hs], g[3*hs:4*hs]
+		cr, hr := c[r*hs:(r+1)*hs], h[r*hs:(r+1)*hs]
+		for j := range cr {
+			cr[j] = float32(float32(fg[j]*cr[j]) + float32(ig[j]*cg[j]))
+		}
+		kernels.TanhF32(tc, cr)
+		for j := range hr {
+			hr[j] = float32(og[j] * tc[j])
 		}
 	}
 }
@@ -256,7 +270,7 @@ func LSTMCell(x, h, c *tensor.Dense, p *RNNCellParams) (*tensor.Dense, *tensor.D
 	if err != nil {
 		return nil, nil, err
 	}
-	lstmStep(gi, gh, hd, cd, b, p.hidden)
+	lstmStep(gi, gh, hd, cd, b, p.hidden, make([]float32, 5*p.hidden))
 	return float32Dense([]int{b, p.hidden}, hd), float32Dense([]int{b, p.hidden}, cd), nil
 }
 
@@ -414,6 +428,7 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 			s := l*dirs + dir
 			h, cc := hAll[s*b*hs:(s+1)*b*hs], cAll[s*b*hs:(s+1)*b*hs]
 			gh := make([]float32, b*4*hs)
+			scr := make([]float32, 5*hs)
 			for step := 0; step < t; step++ {
 				ts := step
 				if dir == 1 {
@@ -422,7 +437,7 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 				if err := linearDynamicRaw(op, h, b, c.hh, true, gh); err != nil {
 					return nil, nil, nil, err
 				}
-				lstmStep(gi[ts*b*4*hs:(ts+1)*b*4*hs], gh, h, cc, b, hs)
+				lstmStep(gi[ts*b*4*hs:(ts+1)*b*4*hs], gh, h, cc, b, hs, scr)
 				for r := 0; r < b; r++ {
 					copy(layerOut[(ts*b+r)*dirs*hs+dir*hs:], h[r*hs:(r+1)*hs])
 				}

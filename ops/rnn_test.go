@@ -282,4 +282,21 @@ func BenchmarkLSTM(b *testing.B) {
 		}
 		b.ReportMetric(ops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 	})
+	// The harness's lstm_t35_b20_650x650 workload, one layer, per-tensor weights.
+	const T2, B2, H2 = 35, 20, 650
+	cell2 := h5Cell(b, r, 4, H2, H2, qdtype.PerTensorSymmetric)
+	p2, err := NewLSTMParams([]*RNNCellParams{cell2}, 1, false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x2 := h5RandFloat(r, []int{T2, B2, H2}, 1)
+	ops2 := 2 * float64(T2*B2*4*H2*(H2+H2))
+	b.Run("size=T35_B20_I650_H650/impl=op", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, _, err := LSTM(x2, nil, nil, p2); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(ops2*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+	})
 }
