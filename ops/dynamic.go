@@ -67,11 +67,34 @@ func dynInput(op string, x *tensor.Dense, k int) ([]float32, []int, error) {
 
 // linearDynamicRaw is LinearDynamic on an m×K row-major slice, writing m×N.
 func linearDynamicRaw(op string, x []float32, m int, p *PackedLinear, reduceRange bool, y []float32) error {
-	qx, sx, zx, err := dynamicQuantize(op, x, reduceRange)
+	return linearDynamicScratch(op, x, m, p, reduceRange, y, nil)
+}
+
+// dynScratch holds linearDynamicScratch's buffers (quantized activations
+// and per-channel output scales) so that the recurrent loops reuse them
+// across time steps; they grow as needed.
+type dynScratch struct {
+	q     []uint8
+	scale []float32
+}
+
+// linearDynamicScratch is linearDynamicRaw with reusable buffers (sc nil
+// allocates fresh ones).
+func linearDynamicScratch(op string, x []float32, m int, p *PackedLinear, reduceRange bool, y []float32, sc *dynScratch) error {
+	if sc == nil {
+		sc = &dynScratch{}
+	}
+	if cap(sc.q) < len(x) {
+		sc.q = make([]uint8, len(x))
+	}
+	if cap(sc.scale) < len(p.scales) {
+		sc.scale = make([]float32, len(p.scales))
+	}
+	qx, scale := sc.q[:len(x)], sc.scale[:len(p.scales)]
+	sx, zx, err := dynamicQuantizeInto(op, x, reduceRange, qx)
 	if err != nil {
 		return err
 	}
-	scale := make([]float32, len(p.scales))
 	for j, s := range p.scales {
 		scale[j] = float32(float64(sx) * s)
 	}
@@ -81,35 +104,76 @@ func linearDynamicRaw(op string, x []float32, m int, p *PackedLinear, reduceRang
 	return nil
 }
 
-// dynamicQuantize chooses quint8 qparams from the range of x (PyTorch's
-// dynamic ChooseQuantizationParams) and quantizes x with them.
-func dynamicQuantize(op string, x []float32, reduceRange bool) ([]uint8, float32, int32, error) {
+// dynamicQuantizeInto chooses quint8 qparams from the range of x (PyTorch's
+// dynamic ChooseQuantizationParams) and quantizes x with them into q
+// (len(x) bytes).
+// The range is scanned with four running extremes (all starting at x[0],
+// so NaN elements are skipped exactly as in one sequential scan) and the
+// values are quantized by kernels.QuantizeF32U8 (QuantizeValue's formula;
+// the values lie inside the range the scale was chosen for).
+func dynamicQuantizeInto(op string, x []float32, reduceRange bool, q []uint8) (float32, int32, error) {
 	var lo, hi float32
 	if len(x) > 0 {
-		lo, hi = x[0], x[0]
-		for _, v := range x {
+		lo0, hi0 := x[0], x[0]
+		lo1, hi1, lo2, hi2, lo3, hi3 := lo0, hi0, lo0, hi0, lo0, hi0
+		i := 0
+		for ; i+4 <= len(x); i += 4 {
+			v0, v1, v2, v3 := x[i], x[i+1], x[i+2], x[i+3]
+			if v0 < lo0 {
+				lo0 = v0
+			}
+			if v0 > hi0 {
+				hi0 = v0
+			}
+			if v1 < lo1 {
+				lo1 = v1
+			}
+			if v1 > hi1 {
+				hi1 = v1
+			}
+			if v2 < lo2 {
+				lo2 = v2
+			}
+			if v2 > hi2 {
+				hi2 = v2
+			}
+			if v3 < lo3 {
+				lo3 = v3
+			}
+			if v3 > hi3 {
+				hi3 = v3
+			}
+		}
+		for ; i < len(x); i++ {
+			if v := x[i]; v < lo0 {
+				lo0 = v
+			}
+			if v := x[i]; v > hi0 {
+				hi0 = v
+			}
+		}
+		lo, hi = lo0, hi0
+		for _, v := range [...]float32{lo1, lo2, lo3} {
 			if v < lo {
 				lo = v
 			}
+		}
+		for _, v := range [...]float32{hi1, hi2, hi3} {
 			if v > hi {
 				hi = v
 			}
 		}
 	}
 	if math.IsInf(float64(lo), 0) || math.IsInf(float64(hi), 0) {
-		return nil, 0, 0, fmt.Errorf("ops: %s: input range [%v, %v] is not finite", op, lo, hi)
+		return 0, 0, fmt.Errorf("ops: %s: input range [%v, %v] is not finite", op, lo, hi)
 	}
 	s, z, err := qdtype.ChooseQuantizationParams(lo, hi, 0, 255, false, reduceRange)
 	if err != nil {
-		return nil, 0, 0, fmt.Errorf("ops: %s: %w", op, err)
+		return 0, 0, fmt.Errorf("ops: %s: %w", op, err)
 	}
 	sx := float32(s)
-	inv := 1 / sx
-	q := make([]uint8, len(x))
-	for i, v := range x {
-		q[i] = uint8(qdtype.QuantizeValue(v, inv, z, 0, 255))
-	}
-	return q, sx, int32(z), nil
+	kernels.QuantizeF32U8(q, x, 1/sx, int32(z))
+	return sx, int32(z), nil
 }
 
 // PackedLinearFP16 holds a linear layer's weight rounded to float16 (and

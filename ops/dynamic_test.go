@@ -265,3 +265,44 @@ func TestLinearDynamicErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDynamicQuantizeIntoMatchesScalar checks the unrolled range scan and
+// the kernel quantization against one sequential scan and QuantizeValue,
+// for lengths around the unroll width and the vector width.
+func TestDynamicQuantizeIntoMatchesScalar(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for _, n := range []int{1, 2, 3, 4, 5, 7, 15, 16, 17, 33, 650, 1301} {
+		for _, rr := range []bool{false, true} {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64()*3 + 0.5)
+			}
+			lo, hi := x[0], x[0]
+			for _, v := range x {
+				if v < lo {
+					lo = v
+				}
+				if v > hi {
+					hi = v
+				}
+			}
+			s, z, err := qdtype.ChooseQuantizationParams(lo, hi, 0, 255, false, rr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := make([]uint8, n)
+			sx, zx, err := dynamicQuantizeInto("t", x, rr, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sx != float32(s) || int64(zx) != z {
+				t.Fatalf("n=%d: qparams (%v, %d), want (%v, %d)", n, sx, zx, float32(s), z)
+			}
+			for i, v := range x {
+				if want := qdtype.QuantizeValue(v, 1/float32(s), z, 0, 255); int64(q[i]) != want {
+					t.Fatalf("n=%d: q[%d] = %d, want %d", n, i, q[i], want)
+				}
+			}
+		}
+	}
+}

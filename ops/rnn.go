@@ -429,12 +429,13 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 			h, cc := hAll[s*b*hs:(s+1)*b*hs], cAll[s*b*hs:(s+1)*b*hs]
 			gh := make([]float32, b*4*hs)
 			scr := make([]float32, 5*hs)
+			var sc dynScratch
 			for step := 0; step < t; step++ {
 				ts := step
 				if dir == 1 {
 					ts = t - 1 - step
 				}
-				if err := linearDynamicRaw(op, h, b, c.hh, true, gh); err != nil {
+				if err := linearDynamicScratch(op, h, b, c.hh, true, gh, &sc); err != nil {
 					return nil, nil, nil, err
 				}
 				lstmStep(gi[ts*b*4*hs:(ts+1)*b*4*hs], gh, h, cc, b, hs, scr)
