@@ -112,11 +112,7 @@ func SigmoidF32(dst, src []float32) {
 func TanhF32(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {
-		a := float64(x)
-		sign := 1.0
-		if a < 0 {
-			a, sign = -a, -1
-		}
+		a := math.Abs(float64(x)) // branch-free: gate signs are random
 		if a > actTanMax {
 			a = actTanMax
 		}
@@ -130,6 +126,6 @@ func TanhF32(dst, src []float32) {
 		q := float64(float64(r*(1.0/6))+0.5) + float64(r2*(1.0/24))
 		p := float64(r2*q) + r
 		em := float64(s*p) + (s - 1)
-		dst[i] = float32(sign * (em / (em + 2)))
+		dst[i] = float32(math.Copysign(em/(em+2), float64(x)))
 	}
 }
