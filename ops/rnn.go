@@ -416,20 +416,23 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// Buffers shared by all layers and directions: the input projection
+	// (overwritten whole by each GEMM), the hidden projection, the gate
+	// scratch and the quantization buffers.
+	gi := make([]float32, t*b*4*hs)
+	gh := make([]float32, b*4*hs)
+	scr := make([]float32, 5*hs)
+	var sc dynScratch
 	layerIn := xd
 	for l := 0; l < p.layers; l++ {
 		layerOut := make([]float32, t*b*dirs*hs)
 		for dir := 0; dir < dirs; dir++ {
 			c := p.cells[l*dirs+dir]
-			gi := make([]float32, t*b*4*hs)
-			if err := linearDynamicRaw(op, layerIn, t*b, c.ih, true, gi); err != nil {
+			if err := linearDynamicScratch(op, layerIn, t*b, c.ih, true, gi, &sc); err != nil {
 				return nil, nil, nil, err
 			}
 			s := l*dirs + dir
 			h, cc := hAll[s*b*hs:(s+1)*b*hs], cAll[s*b*hs:(s+1)*b*hs]
-			gh := make([]float32, b*4*hs)
-			scr := make([]float32, 5*hs)
-			var sc dynScratch
 			for step := 0; step < t; step++ {
 				ts := step
 				if dir == 1 {
