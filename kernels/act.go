@@ -83,27 +83,11 @@ func Tanh32(x float32) float32 {
 }
 
 // SigmoidF32 writes dst[i] = 1/(1 + e^(−src[i])) (Sigmoid32); dst and src
-// have equal lengths and may be the same slice. The loop body is written
-// out (no calls) so that consecutive elements overlap in the pipeline.
+// have equal lengths and may be the same slice.
 func SigmoidF32(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {
-		y := -float64(x) // NaN stays NaN through the clamp and the arithmetic
-		if y < -actSigMax {
-			y = -actSigMax
-		} else if y > actSigMax {
-			y = actSigMax
-		}
-		t := float64(y*actInvLn2x32) + actRound
-		kf := t - actRound
-		k := int64(kf)
-		r := y - float64(kf*actLn2d32)
-		s := math.Float64frombits(math.Float64bits(actExp2Tab[k&31]) + uint64(k>>5)<<52)
-		r2 := float64(r * r)
-		q := float64(float64(r*(1.0/6))+0.5) + float64(r2*(1.0/24))
-		p := float64(r2*q) + r // expm1(r), Estrin order
-		em := float64(s*p) + (s - 1)
-		dst[i] = float32(1 / (2 + em))
+		dst[i] = actSigmoid(x)
 	}
 }
 
@@ -112,20 +96,43 @@ func SigmoidF32(dst, src []float32) {
 func TanhF32(dst, src []float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {
-		a := math.Abs(float64(x)) // branch-free: gate signs are random
-		if a > actTanMax {
-			a = actTanMax
-		}
-		y := 2 * a
-		t := float64(y*actInvLn2x32) + actRound
-		kf := t - actRound
-		k := int64(kf)
-		r := y - float64(kf*actLn2d32)
-		s := math.Float64frombits(math.Float64bits(actExp2Tab[k&31]) + uint64(k>>5)<<52)
-		r2 := float64(r * r)
-		q := float64(float64(r*(1.0/6))+0.5) + float64(r2*(1.0/24))
-		p := float64(r2*q) + r
-		em := float64(s*p) + (s - 1)
-		dst[i] = float32(math.Copysign(em/(em+2), float64(x)))
+		dst[i] = actTanh(x)
 	}
+}
+
+// actSigmoid is the one implementation of the float32 sigmoid (see the
+// file comment); it is small enough for the compiler to inline into the
+// loops above and into LSTMGatesF32.
+func actSigmoid(x float32) float32 {
+	y := -float64(x) // NaN stays NaN through the clamp and the arithmetic
+	if y < -actSigMax {
+		y = -actSigMax
+	} else if y > actSigMax {
+		y = actSigMax
+	}
+	return float32(1 / (2 + actExpm1(y)))
+}
+
+// actTanh is the one implementation of the float32 tanh:
+// expm1(2|x|)/(expm1(2|x|) + 2) with the sign of x.
+func actTanh(x float32) float32 {
+	a := math.Abs(float64(x)) // branch-free: gate signs are random
+	if a > actTanMax {
+		a = actTanMax
+	}
+	em := actExpm1(2 * a)
+	return float32(math.Copysign(em/(em+2), float64(x)))
+}
+
+// actExpm1 returns e^y − 1 for |y| ≤ 2·actSigMax (see the file comment).
+func actExpm1(y float64) float64 {
+	t := float64(y*actInvLn2x32) + actRound
+	kf := t - actRound
+	k := int64(kf)
+	r := y - float64(kf*actLn2d32)
+	s := math.Float64frombits(math.Float64bits(actExp2Tab[k&31]) + uint64(k>>5)<<52)
+	r2 := float64(r * r)
+	q := float64(float64(r*(1.0/6))+0.5) + float64(r2*(1.0/24))
+	p := float64(r2*q) + r // expm1(r), Estrin order
+	return float64(s*p) + (s - 1)
 }

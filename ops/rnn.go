@@ -201,29 +201,11 @@ func tanh32(v float32) float32    { return kernels.Tanh32(v) }
 
 // lstmStep applies the LSTM gate math to projections gi and gh (B, 4H),
 // updating h and c (B, H) in place, in PyTorch's order:
-// gates = gh + gi; c' = σ(f)·c + σ(i)·tanh(g); h' = σ(o)·tanh(c').
-// scr is scratch of at least 5H floats. The activations run over whole
-// gate rows (kernels.SigmoidF32, TanhF32), bit-identical to sigmoid32 and
-// tanh32 per element.
-func lstmStep(gi, gh, h, c []float32, b, hs int, scr []float32) {
-	g, tc := scr[:4*hs], scr[4*hs:5*hs]
+// gates = gh + gi; c' = σ(f)·c + σ(i)·tanh(g); h' = σ(o)·tanh(c')
+// (kernels.LSTMGatesF32 per batch row; σ and tanh are sigmoid32 and tanh32).
+func lstmStep(gi, gh, h, c []float32, b, hs int) {
 	for r := 0; r < b; r++ {
-		gir, ghr := gi[r*4*hs:(r+1)*4*hs], gh[r*4*hs:(r+1)*4*hs]
-		for k := range g {
-			g[k] = ghr[k] + gir[k]
-		}
-		kernels.SigmoidF32(g[:2*hs], g[:2*hs])
-		kernels.TanhF32(g[2*hs:3*hs], g[2*hs:3*hs])
-		kernels.SigmoidF32(g[3*hs:], g[3*hs:])
-		ig, fg, cg, og := g[:hs], g[hs:2*hs], g[2*hs:3*hs], g[3*hs:4*hs]
-		cr, hr := c[r*hs:(r+1)*hs], h[r*hs:(r+1)*hs]
-		for j := range cr {
-			cr[j] = float32(float32(fg[j]*cr[j]) + float32(ig[j]*cg[j]))
-		}
-		kernels.TanhF32(tc, cr)
-		for j := range hr {
-			hr[j] = float32(og[j] * tc[j])
-		}
+		kernels.LSTMGatesF32(gi[r*4*hs:(r+1)*4*hs], gh[r*4*hs:(r+1)*4*hs], h[r*hs:(r+1)*hs], c[r*hs:(r+1)*hs])
 	}
 }
 
@@ -270,7 +252,7 @@ func LSTMCell(x, h, c *tensor.Dense, p *RNNCellParams) (*tensor.Dense, *tensor.D
 	if err != nil {
 		return nil, nil, err
 	}
-	lstmStep(gi, gh, hd, cd, b, p.hidden, make([]float32, 5*p.hidden))
+	lstmStep(gi, gh, hd, cd, b, p.hidden)
 	return float32Dense([]int{b, p.hidden}, hd), float32Dense([]int{b, p.hidden}, cd), nil
 }
 
@@ -417,11 +399,10 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 		return nil, nil, nil, err
 	}
 	// Buffers shared by all layers and directions: the input projection
-	// (overwritten whole by each GEMM), the hidden projection, the gate
-	// scratch and the quantization buffers.
+	// (overwritten whole by each GEMM), the hidden projection and the
+	// quantization buffers.
 	gi := make([]float32, t*b*4*hs)
 	gh := make([]float32, b*4*hs)
-	scr := make([]float32, 5*hs)
 	var sc dynScratch
 	layerIn := xd
 	for l := 0; l < p.layers; l++ {
@@ -441,7 +422,7 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 				if err := linearDynamicScratch(op, h, b, c.hh, true, gh, &sc); err != nil {
 					return nil, nil, nil, err
 				}
-				lstmStep(gi[ts*b*4*hs:(ts+1)*b*4*hs], gh, h, cc, b, hs, scr)
+				lstmStep(gi[ts*b*4*hs:(ts+1)*b*4*hs], gh, h, cc, b, hs)
 				for r := 0; r < b; r++ {
 					copy(layerOut[(ts*b+r)*dirs*hs+dir*hs:], h[r*hs:(r+1)*hs])
 				}

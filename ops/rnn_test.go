@@ -299,4 +299,21 @@ func BenchmarkLSTM(b *testing.B) {
 		}
 		b.ReportMetric(ops2*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 	})
+	// lstm_t35_b20_128x256_l2: two layers, per-tensor weights.
+	const I3, H3 = 128, 256
+	p3, err := NewLSTMParams([]*RNNCellParams{h5Cell(b, r, 4, I3, H3, qdtype.PerTensorSymmetric),
+		h5Cell(b, r, 4, H3, H3, qdtype.PerTensorSymmetric)}, 2, false, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x3 := h5RandFloat(r, []int{T2, B2, I3}, 1)
+	ops3 := 2 * float64(T2*B2*4*H3*(I3+H3+H3+H3))
+	b.Run("size=T35_B20_I128_H256_L2/impl=op", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, _, err := LSTM(x3, nil, nil, p3); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(ops3*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+	})
 }
