@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
@@ -398,18 +399,18 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	// Buffers shared by all layers and directions: the input projection
-	// (overwritten whole by each GEMM), the hidden projection and the
-	// quantization buffers.
-	gi := make([]float32, t*b*4*hs)
-	gh := make([]float32, b*4*hs)
-	var sc dynScratch
+	// Buffers shared by all layers and directions, reused across calls: the
+	// input projection and the hidden projection (each overwritten whole
+	// by its GEMM before it is read) and the quantization buffers.
+	w := lstmWorkPool.Get().(*lstmWork)
+	defer lstmWorkPool.Put(w)
+	gi, gh, sc := w.grow(t*b*4*hs), w.growH(b*4*hs), &w.sc
 	layerIn := xd
 	for l := 0; l < p.layers; l++ {
 		layerOut := make([]float32, t*b*dirs*hs)
 		for dir := 0; dir < dirs; dir++ {
 			c := p.cells[l*dirs+dir]
-			if err := linearDynamicScratch(op, layerIn, t*b, c.ih, true, gi, &sc); err != nil {
+			if err := linearDynamicScratch(op, layerIn, t*b, c.ih, true, gi, sc); err != nil {
 				return nil, nil, nil, err
 			}
 			s := l*dirs + dir
@@ -419,7 +420,7 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 				if dir == 1 {
 					ts = t - 1 - step
 				}
-				if err := linearDynamicScratch(op, h, b, c.hh, true, gh, &sc); err != nil {
+				if err := linearDynamicScratch(op, h, b, c.hh, true, gh, sc); err != nil {
 					return nil, nil, nil, err
 				}
 				lstmStep(gi[ts*b*4*hs:(ts+1)*b*4*hs], gh, h, cc, b, hs)
@@ -437,6 +438,31 @@ func LSTM(x, h0, c0 *tensor.Dense, p *LSTMParams) (out, hn, cn *tensor.Dense, er
 		outShape = []int{b, t, dirs * hs}
 	}
 	return float32Dense(outShape, outData), float32Dense([]int{states, b, hs}, hAll), float32Dense([]int{states, b, hs}, cAll), nil
+}
+
+// lstmWork is LSTM's scratch, pooled across calls so that large
+// sequences do not allocate (and zero) megabytes per call.
+type lstmWork struct {
+	gi, gh []float32
+	sc     dynScratch
+}
+
+var lstmWorkPool = sync.Pool{New: func() any { return new(lstmWork) }}
+
+// grow returns w.gi resized to n values (contents unspecified).
+func (w *lstmWork) grow(n int) []float32 {
+	if cap(w.gi) < n {
+		w.gi = make([]float32, n)
+	}
+	return w.gi[:n]
+}
+
+// growH returns w.gh resized to n values (contents unspecified).
+func (w *lstmWork) growH(n int) []float32 {
+	if cap(w.gh) < n {
+		w.gh = make([]float32, n)
+	}
+	return w.gh[:n]
 }
 
 // swap01 transposes the first two dimensions of an (a, b, f) array.
