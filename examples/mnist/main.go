@@ -43,6 +43,8 @@ func main() {
 	flag.IntVar(&cfg.TestLimit, "test-limit", cfg.TestLimit, "use only the first N test images (0 = all)")
 	flag.IntVar(&cfg.Calib, "calib", cfg.Calib, "training images used to calibrate post-training quantization")
 	flag.StringVar(&cfg.Backend, "backend", cfg.Backend, "qconfig backend: x86, fbgemm, onednn or qnnpack")
+	flag.BoolVar(&cfg.Numeric, "numeric", cfg.Numeric, "run the numeric suite on the per-channel PTQ model: per-layer SQNR report, float-fallback suggestion and plots in <out>/numeric")
+	flag.IntVar(&cfg.NumericImages, "numeric-images", cfg.NumericImages, "test images the numeric suite compares on")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *cpuProfile != "" {

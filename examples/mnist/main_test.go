@@ -127,3 +127,33 @@ func TestPipelineMissingData(t *testing.T) {
 		t.Fatalf("got %v, want an error naming train-images-idx3-ubyte", err)
 	}
 }
+
+// TestPipelineNumeric runs the PTQ part with -numeric: the report names
+// every quantized layer and the plots are written beside it.
+func TestPipelineNumeric(t *testing.T) {
+	dir := t.TempDir()
+	writeSyntheticSplit(t, dir, "train", 128, 1)
+	writeSyntheticSplit(t, dir, "t10k", 64, 2)
+	cfg := smallConfig(dir)
+	cfg.Limit, cfg.TestLimit, cfg.Calib = 128, 64, 64
+	cfg.QATEpochs = 0
+	cfg.Numeric, cfg.NumericImages = true, 64
+	var out strings.Builder
+	_, err := run(cfg, &out)
+	must(t, err)
+	report, err := os.ReadFile(filepath.Join(cfg.Out, "numeric", "report.txt"))
+	must(t, err)
+	for _, layer := range []string{"QuantizedConvReLU2d", "QuantizedLinearReLU", "QuantizedLinear"} {
+		if !strings.Contains(string(report), layer) {
+			t.Errorf("numeric report does not mention %s:\n%s", layer, report)
+		}
+	}
+	if !strings.Contains(out.String(), "layers to keep in float first") {
+		t.Errorf("no float-fallback suggestion in the output")
+	}
+	pngs, err := filepath.Glob(filepath.Join(cfg.Out, "numeric", "*.png"))
+	must(t, err)
+	if len(pngs) == 0 {
+		t.Errorf("no plots written")
+	}
+}

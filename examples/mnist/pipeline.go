@@ -13,6 +13,7 @@ import (
 	"github.com/qgorgonia/qgorgonia/fuse"
 	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/nn"
+	"github.com/qgorgonia/qgorgonia/numeric"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -35,6 +36,11 @@ type config struct {
 	EvalBatch int     // inference batch size
 	LR        float64 // Adam learning rate
 	Progress  bool    // draw progress bars
+	// Numeric, if set, runs the numeric suite on the per-channel PTQ model
+	// (numeric.Run on NumericImages test images) and writes its report and
+	// plots to Out/numeric.
+	Numeric       bool
+	NumericImages int
 }
 
 func defaultConfig() config {
@@ -51,6 +57,8 @@ func defaultConfig() config {
 		EvalBatch: 200,
 		LR:        1e-3,
 		Progress:  true,
+
+		NumericImages: 400,
 	}
 }
 
@@ -236,6 +244,11 @@ func run(cfg config, w io.Writer) (*results, error) {
 		r.Name = v.name
 		r.Speedup = floatSeconds / r.Seconds
 		res.Rows = append(res.Rows, r)
+		if cfg.Numeric && v.file == "ptq_per_channel" {
+			if err := numericReport(fused, q, test, cfg, w); err != nil {
+				return nil, err
+			}
+		}
 	}
 	fused.ModuleBase().QConfig = nil
 
@@ -502,7 +515,8 @@ func predict(m nn.Module, ds *Dataset, cfg config, label string) (pred []int, se
 	return pred, secs, cpuSecs, nil
 }
 
-// calibrationBatches returns the first n training images in batches.
+// calibrationBatches returns the first n images of ds in batches (the
+// calibration set, or test images for the numeric suite).
 func calibrationBatches(ds *Dataset, n, batch int) []*tensor.Dense {
 	n = min(n, ds.N)
 	px := ds.Rows * ds.Cols
@@ -513,4 +527,48 @@ func calibrationBatches(ds *Dataset, n, batch int) []*tensor.Dense {
 		out = append(out, tensor.New(tensor.WithShape(hi-lo, 1, ds.Rows, ds.Cols), tensor.WithBacking(data)))
 	}
 	return out
+}
+
+// numericReport compares the fused float model with its per-channel PTQ
+// twin layer by layer (package numeric, PyTorch's Numeric Suite): weights,
+// module outputs, and each quantized module shadowing its float twin on
+// the same input. It prints the ranked report, names the layers worth
+// keeping in float, and writes report.txt, report.json and PNG plots to
+// cfg.Out/numeric.
+func numericReport(fused, quantized nn.Module, test *Dataset, cfg config, w io.Writer) error {
+	fmt.Fprintf(w, "\n== numeric suite: fused float vs PTQ per-channel on %d test images\n", cfg.NumericImages)
+	rep, err := numeric.Run(fused, quantized, calibrationBatches(test, cfg.NumericImages, cfg.EvalBatch))
+	if err != nil {
+		return err
+	}
+	if err := rep.WriteText(w); err != nil {
+		return err
+	}
+	worst, err := rep.SuggestFloatFallback(2)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "layers to keep in float first (worst own error): %v\n", worst)
+	dir := filepath.Join(cfg.Out, "numeric")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mnist: %w", err)
+	}
+	var txt, js bytes.Buffer
+	if err := rep.WriteText(&txt); err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		return err
+	}
+	for name, b := range map[string][]byte{"report.txt": txt.Bytes(), "report.json": js.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("mnist: %w", err)
+		}
+	}
+	files, err := rep.WritePlots(dir, worst...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "numeric report and %d plots written to %s\n", len(files), dir)
+	return nil
 }
