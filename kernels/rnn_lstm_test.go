@@ -42,3 +42,48 @@ func TestLSTMGatesF32(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkLSTMGatesF32(b *testing.B) {
+	const hs = 650
+	r := rand.New(rand.NewSource(5))
+	gi, gh := make([]float32, 4*hs), make([]float32, 4*hs)
+	for i := range gi {
+		gi[i] = float32(r.NormFloat64() * 2)
+		gh[i] = float32(r.NormFloat64() * 2)
+	}
+	c, h := make([]float32, hs), make([]float32, hs)
+	for i := 0; i < b.N; i++ {
+		LSTMGatesF32(gi, gh, h, c)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hs), "ns/elem")
+}
+
+// BenchmarkLSTMGatesSliced is the same math as separate passes over whole
+// gate rows (the previous ops.lstmStep), for comparison with LSTMGatesF32.
+func BenchmarkLSTMGatesSliced(b *testing.B) {
+	const hs = 650
+	r := rand.New(rand.NewSource(5))
+	gi, gh := make([]float32, 4*hs), make([]float32, 4*hs)
+	for i := range gi {
+		gi[i] = float32(r.NormFloat64() * 2)
+		gh[i] = float32(r.NormFloat64() * 2)
+	}
+	c, h := make([]float32, hs), make([]float32, hs)
+	g, tc := make([]float32, 4*hs), make([]float32, hs)
+	for i := 0; i < b.N; i++ {
+		for k := range g {
+			g[k] = gh[k] + gi[k]
+		}
+		SigmoidF32(g[:2*hs], g[:2*hs])
+		TanhF32(g[2*hs:3*hs], g[2*hs:3*hs])
+		SigmoidF32(g[3*hs:], g[3*hs:])
+		for j := range c {
+			c[j] = float32(float32(g[hs+j]*c[j]) + float32(g[j]*g[2*hs+j]))
+		}
+		TanhF32(tc, c)
+		for j := range h {
+			h[j] = float32(g[3*hs+j] * tc[j])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*hs), "ns/elem")
+}
