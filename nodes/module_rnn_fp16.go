@@ -24,8 +24,9 @@ type fp16Packed struct{ ih, hh *ops.PackedLinearFP16 }
 // rounded to float16 once; activations stay float32 and every projection is
 // ops.LinearDynamicFP16 (float products of the float16-rounded weights,
 // float32 accumulation); the gate math is the float32 math of the int8
-// modules. Kind is "LSTM" (gates i, f, g, o) or "GRU" (r, z, n). Zero
-// initial states; Forward returns the output sequence (T, B, D·H).
+// modules. Kind is "LSTM" (gates i, f, g, o) or "GRU" (r, z, n). Forward
+// runs from zero initial states and returns the output sequence (T, B,
+// D·H); ForwardState takes initial states and returns the final ones.
 type DynamicFP16RNN struct {
 	nn.Base
 	nn.Stateless
@@ -114,30 +115,56 @@ func DynamicFP16RNNFromFloat(m nn.Module) (*DynamicFP16RNN, error) {
 
 // Forward returns the output sequence for zero initial states.
 func (m *DynamicFP16RNN) Forward(x *gorgonia.Node) (*gorgonia.Node, error) {
+	out, _, _, err := m.ForwardState(x, nil, nil)
+	return out, err
+}
+
+// ForwardState runs from the initial states h0 and, for Kind "LSTM", c0
+// (float32 nodes (L·D, B, H), state k·D + d for layer k direction d; nil
+// for zeros) and returns the output sequence, h_n and, for "LSTM", c_n
+// (L·D, B, H): PyTorch's dynamic LSTM(x, (h0, c0)) and GRU(x, h0) with
+// float16 weights. A GRU has no cell state: c0 must be nil and cn is nil.
+// (The signature is the LSTM's, nn.LSTM.ForwardState and
+// DynamicQuantizedLSTM.ForwardState, for both kinds; one Go type cannot
+// also carry the GRU's two-state form.) Errors, at build time: x not
+// float32 or not 3-D with InputSize features, a state of another shape,
+// a c0 for a GRU.
+func (m *DynamicFP16RNN) ForwardState(x, h0, c0 *gorgonia.Node) (out, hn, cn *gorgonia.Node, err error) {
 	if err := requireFloat(m.TypeName(), x); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	const name = "DynamicFP16RNN"
-	ins, children, _, err := cellInputs(name, x, nil, nil)
+	lstm := m.Kind == "LSTM"
+	if !lstm && c0 != nil {
+		return nil, nil, nil, fmt.Errorf("nodes: %s: a GRU has no cell state, c0 must be nil", name)
+	}
+	ins, children, idx, err := cellInputs(name, x, []*gorgonia.Node{h0, c0}, []string{"h0", "c0"})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	params := fmt.Sprintf("kind=%s in=%d hidden=%d layers=%d bidirectional=%t batch_first=%t", m.Kind, m.InputSize, m.HiddenSize, m.NumLayers, m.Bidirectional, m.BatchFirst)
 	ns, err := multiNode(name, params, ins, children, nil, nil, func(a []operand) ([]*tensor.Dense, error) {
-		o, err := m.run(a[0].f)
-		return []*tensor.Dense{o}, err
+		o, h, c, err := m.run(a[0].f, stateArg(a, idx[0]), stateArg(a, idx[1]))
+		if !lstm {
+			return []*tensor.Dense{o, h}, err
+		}
+		return []*tensor.Dense{o, h, c}, err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return ns[0], nil
+	if !lstm {
+		return ns[0], ns[1], nil, nil
+	}
+	return ns[0], ns[1], ns[2], nil
 }
 
-// run is the recurrent layer on float32 tensors.
-func (m *DynamicFP16RNN) run(x *tensor.Dense) (*tensor.Dense, error) {
+// run is the recurrent layer on float32 tensors from h0 and c0 (nil:
+// zeros); it returns the output, h_n and c_n (all zeros for a GRU).
+func (m *DynamicFP16RNN) run(x, h0, c0 *tensor.Dense) (out, hn, cn *tensor.Dense, err error) {
 	sh := x.Shape()
 	if len(sh) != 3 || sh[2] != m.InputSize {
-		return nil, fmt.Errorf("nodes: DynamicFP16RNN: input has shape %v, want 3-D with %d features", sh, m.InputSize)
+		return nil, nil, nil, fmt.Errorf("nodes: DynamicFP16RNN: input has shape %v, want 3-D with %d features", sh, m.InputSize)
 	}
 	t, b := sh[0], sh[1]
 	xd := append([]float32(nil), x.Float32s()...)
@@ -154,6 +181,21 @@ func (m *DynamicFP16RNN) run(x *tensor.Dense) (*tensor.Dense, error) {
 		gates = 3
 	}
 	hs := m.HiddenSize
+	states := m.NumLayers * dirs
+	hAll, cAll := make([]float32, states*b*hs), make([]float32, states*b*hs)
+	for _, s := range []struct {
+		what string
+		src  *tensor.Dense
+		dst  []float32
+	}{{"h0", h0, hAll}, {"c0", c0, cAll}} {
+		if s.src == nil {
+			continue
+		}
+		if ss := s.src.Shape(); len(ss) != 3 || ss[0] != states || ss[1] != b || ss[2] != hs {
+			return nil, nil, nil, fmt.Errorf("nodes: DynamicFP16RNN: %s has shape %v, want [%d %d %d]", s.what, ss, states, b, hs)
+		}
+		copy(s.dst, s.src.Float32s())
+	}
 	layerIn, inSize := xd, m.InputSize
 	for l := 0; l < m.NumLayers; l++ {
 		layerOut := make([]float32, t*b*dirs*hs)
@@ -161,10 +203,11 @@ func (m *DynamicFP16RNN) run(x *tensor.Dense) (*tensor.Dense, error) {
 			p := m.packed[l*dirs+dir]
 			giD, err := ops.LinearDynamicFP16(tensor.New(tensor.WithShape(t*b, inSize), tensor.WithBacking(layerIn)), p.ih)
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			gi := giD.Float32s()
-			h, c := make([]float32, b*hs), make([]float32, b*hs)
+			s := l*dirs + dir
+			h, c := hAll[s*b*hs:(s+1)*b*hs], cAll[s*b*hs:(s+1)*b*hs]
 			for step := 0; step < t; step++ {
 				ts := step
 				if dir == 1 {
@@ -172,7 +215,7 @@ func (m *DynamicFP16RNN) run(x *tensor.Dense) (*tensor.Dense, error) {
 				}
 				ghD, err := ops.LinearDynamicFP16(tensor.New(tensor.WithShape(b, hs), tensor.WithBacking(append([]float32(nil), h...))), p.hh)
 				if err != nil {
-					return nil, err
+					return nil, nil, nil, err
 				}
 				gh := ghD.Float32s()
 				giT := gi[ts*b*gates*hs : (ts+1)*b*gates*hs]
@@ -206,7 +249,9 @@ func (m *DynamicFP16RNN) run(x *tensor.Dense) (*tensor.Dense, error) {
 		layerIn = transpose01(layerIn, t, b, dirs*hs)
 		outShape = []int{b, t, dirs * hs}
 	}
-	return tensor.New(tensor.WithShape(outShape...), tensor.WithBacking(layerIn)), nil
+	return tensor.New(tensor.WithShape(outShape...), tensor.WithBacking(layerIn)),
+		tensor.New(tensor.WithShape(states, b, hs), tensor.WithBacking(hAll)),
+		tensor.New(tensor.WithShape(states, b, hs), tensor.WithBacking(cAll)), nil
 }
 
 // TypeName returns "DynamicQuantizedLSTM" or "DynamicQuantizedGRU", as
