@@ -83,6 +83,9 @@ func TestPipeline(t *testing.T) {
 	if f.TestPPL >= float64(res.Vocab) {
 		t.Errorf("float test ppl %.2f is no better than uniform over %d words: training did not work", f.TestPPL, res.Vocab)
 	}
+	if n := res.Variants[2].Name; n != "float16 dynamic" || len(res.Notes) != 0 {
+		t.Errorf("float16 row %q, notes %q: want the LSTM and the Linear in float16, no fallback", n, res.Notes)
+	}
 	if i8 := res.Variants[1]; 2*i8.RNNBytes > f.RNNBytes {
 		t.Errorf("int8 LSTM+Linear %d bytes, float %d: not 2× smaller", i8.RNNBytes, f.RNNBytes)
 	}
