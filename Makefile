@@ -37,7 +37,9 @@ staticcheck: tools
 bench:
 	$(GO) run ./bench -json bench.jsonl
 
-# Regenerates testdata/golden from PyTorch (needs Debian's python3-torch).
+# Regenerates every package's golden test files (scripts/golden_*.py write
+# <pkg>/testdata) from PyTorch 1.13; installs Debian's python3-torch if needed.
+# scripts/gen_heldout.py (testdata/heldout) is run by hand the same way.
 golden:
 	@$(PYTHON) -c "import torch" 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3-torch)
 	for f in scripts/golden_*.py; do $(PYTHON) $$f || exit 1; done
