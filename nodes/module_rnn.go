@@ -2,7 +2,7 @@ package nodes
 
 import (
 	"fmt"
-	"math"
+	"github.com/qgorgonia/qgorgonia/kernels"
 
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/observer"
@@ -394,8 +394,11 @@ func (m *DynamicQuantizedGRU) ForwardState(x, h0 *gorgonia.Node) (out, hn *gorgo
 	return ns[0], ns[1], nil
 }
 
-func sigmoidF32(v float32) float32 { return float32(1 / (1 + math.Exp(-float64(v)))) }
-func tanhF32(v float32) float32    { return float32(math.Tanh(float64(v))) }
+// The recurrent modules' gate activations are the kernels' float32 ones,
+// the same ops.LSTM and the dynamic cells use, so every recurrent path of
+// the library rounds its gates alike.
+func sigmoidF32(v float32) float32 { return kernels.Sigmoid32(v) }
+func tanhF32(v float32) float32    { return kernels.Tanh32(v) }
 
 // run is the GRU on float32 tensors.
 func (m *DynamicQuantizedGRU) run(x, h0 *tensor.Dense) (out, hn *tensor.Dense, err error) {
