@@ -2,8 +2,8 @@ package nodes
 
 import (
 	"fmt"
-	"github.com/qgorgonia/qgorgonia/kernels"
 
+	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/nn"
 	"github.com/qgorgonia/qgorgonia/observer"
 	"github.com/qgorgonia/qgorgonia/ops"
