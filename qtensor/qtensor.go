@@ -36,6 +36,7 @@ package qtensor
 import (
 	"fmt"
 
+	"github.com/qgorgonia/qgorgonia/kernels"
 	"github.com/qgorgonia/qgorgonia/qdtype"
 	"gorgonia.org/tensor"
 )
@@ -271,7 +272,7 @@ func Quantize(x *tensor.Dense, qp qdtype.QParams) (*QTensor, error) {
 	if !qp.PerChannel() {
 		inv := qdtype.InvScale(qp.Scale())
 		zp := qp.ZeroPoint()
-		quantizeRun(out, 0, data, inv, zp, qmin, qmax)
+		quantizeRun(out, 0, data, inv, zp)
 		return &QTensor{d: out, qp: qp.Clone()}, nil
 	}
 	outer, ch, inner := channelSplit(shape, qp.Axis)
@@ -285,29 +286,23 @@ func Quantize(x *tensor.Dense, qp qdtype.QParams) (*QTensor, error) {
 				}
 				continue
 			}
-			quantizeRun(out, off, data[off:off+inner], qdtype.InvScale(qp.Scales[c]), qp.ZeroPoints[c], qmin, qmax)
+			quantizeRun(out, off, data[off:off+inner], qdtype.InvScale(qp.Scales[c]), qp.ZeroPoints[c])
 		}
 	}
 	return &QTensor{d: out, qp: qp.Clone()}, nil
 }
 
-func quantizeRun(out *tensor.Dense, off int, data []float32, inv float32, zp, qmin, qmax int64) {
+// quantizeRun quantizes one run of data (one scale and zero point) into
+// out at off with the kernels' vector loops, which match
+// qdtype.QuantizeValue bit for bit on every path.
+func quantizeRun(out *tensor.Dense, off int, data []float32, inv float32, zp int64) {
 	switch out.Dtype() {
 	case qdtype.QUInt8Dtype:
-		o := out.Uint8s()[off : off+len(data)]
-		for i, x := range data {
-			o[i] = uint8(qdtype.QuantizeValue(x, inv, zp, qmin, qmax))
-		}
+		kernels.QuantizeF32U8(out.Uint8s()[off:off+len(data)], data, inv, int32(zp))
 	case qdtype.QInt8Dtype:
-		o := out.Int8s()[off : off+len(data)]
-		for i, x := range data {
-			o[i] = int8(qdtype.QuantizeValue(x, inv, zp, qmin, qmax))
-		}
+		kernels.QuantizeF32S8(out.Int8s()[off:off+len(data)], data, inv, int32(zp))
 	default:
-		o := out.Int32s()[off : off+len(data)]
-		for i, x := range data {
-			o[i] = int32(qdtype.QuantizeValue(x, inv, zp, qmin, qmax))
-		}
+		kernels.QuantizeF32S32(out.Int32s()[off:off+len(data)], data, inv, int32(zp))
 	}
 }
 
@@ -345,8 +340,16 @@ func (q *QTensor) Dequantize() (*tensor.Dense, error) {
 	}
 	switch q.d.Dtype() {
 	case qdtype.QUInt8Dtype:
+		if !q.qp.PerChannel() {
+			kernels.DequantizeU8F32(out, q.d.Uint8s()[:n], float32(q.qp.Scale()), int32(q.qp.ZeroPoint()))
+			break
+		}
 		dequantizeT(q.d.Uint8s()[:n], out, shape, q.qp)
 	case qdtype.QInt8Dtype:
+		if !q.qp.PerChannel() {
+			kernels.DequantizeS8F32(out, q.d.Int8s()[:n], float32(q.qp.Scale()), int32(q.qp.ZeroPoint()))
+			break
+		}
 		dequantizeT(q.d.Int8s()[:n], out, shape, q.qp)
 	default:
 		dequantizeT(q.d.Int32s()[:n], out, shape, q.qp)
