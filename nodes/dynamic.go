@@ -73,8 +73,16 @@ func DynamicLinearFP16(x *gorgonia.Node, w, bias *tensor.Dense) (*gorgonia.Node,
 	if err != nil {
 		return nil, fmt.Errorf("nodes: DynamicLinearFP16: %w", err)
 	}
-	sh := w.Shape()
-	return floatRows("DynamicLinearFP16", fmt.Sprintf("weight=%v", sh), x,
+	return DynamicLinearFP16Packed(x, p)
+}
+
+// DynamicLinearFP16Packed is DynamicLinearFP16 on weights packed with
+// ops.PrepackLinearFP16 (shareable: a PackedLinearFP16 is immutable).
+func DynamicLinearFP16Packed(x *gorgonia.Node, p *ops.PackedLinearFP16) (*gorgonia.Node, error) {
+	if p == nil {
+		return nil, fmt.Errorf("nodes: DynamicLinearFP16: nil packed weights")
+	}
+	return floatRows("DynamicLinearFP16", fmt.Sprintf("weight=(%d, %d)", p.N(), p.K()), x,
 		func(d *tensor.Dense) (*tensor.Dense, error) { return ops.LinearDynamicFP16(d, p) })
 }
 

@@ -118,6 +118,10 @@ type DynamicQuantizedLinear struct {
 	FP16Weight, FP16Bias *tensor.Dense
 	ReduceRange          bool
 	ReLU                 bool
+
+	// fp16 is FP16Weight and FP16Bias packed once by the constructor
+	// (nil for a module built as a literal: Forward packs then).
+	fp16 *ops.PackedLinearFP16
 }
 
 // NewDynamicQuantizedLinear packs the qint8 weight w (Out, In) with the
@@ -135,15 +139,16 @@ func NewDynamicQuantizedLinear(w *qtensor.QTensor, bias *tensor.Dense, reduceRan
 
 // NewDynamicQuantizedLinearFP16 returns a float16-weight dynamic linear
 // layer; w (Out, In) and bias (Out, or nil) are copied. The weight is
-// checked (and rounded) by ops.PrepackLinearFP16.
+// checked, rounded and packed once by ops.PrepackLinearFP16.
 func NewDynamicQuantizedLinearFP16(w, bias *tensor.Dense, relu bool) (*DynamicQuantizedLinear, error) {
 	if w == nil {
 		return nil, fmt.Errorf("nodes: DynamicQuantizedLinear: weight is nil")
 	}
-	if _, err := ops.PrepackLinearFP16(w, bias); err != nil {
+	p, err := ops.PrepackLinearFP16(w, bias)
+	if err != nil {
 		return nil, fmt.Errorf("nodes: DynamicQuantizedLinear: %w", err)
 	}
-	m := &DynamicQuantizedLinear{InFeatures: w.Shape()[1], OutFeatures: w.Shape()[0], FP16Weight: w.Clone().(*tensor.Dense), ReLU: relu}
+	m := &DynamicQuantizedLinear{InFeatures: w.Shape()[1], OutFeatures: w.Shape()[0], FP16Weight: w.Clone().(*tensor.Dense), ReLU: relu, fp16: p}
 	if bias != nil {
 		m.FP16Bias = bias.Clone().(*tensor.Dense)
 	}
@@ -183,9 +188,12 @@ func (m *DynamicQuantizedLinear) Forward(x *gorgonia.Node) (*gorgonia.Node, erro
 	}
 	var y *gorgonia.Node
 	var err error
-	if m.Packed != nil {
+	switch {
+	case m.Packed != nil:
 		y, err = DynamicLinearPacked(x, m.Packed, m.ReduceRange)
-	} else {
+	case m.fp16 != nil:
+		y, err = DynamicLinearFP16Packed(x, m.fp16)
+	default:
 		y, err = DynamicLinearFP16(x, m.FP16Weight, m.FP16Bias)
 	}
 	if err != nil || !m.ReLU {

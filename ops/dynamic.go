@@ -273,3 +273,9 @@ func LinearDynamicFP16(x *tensor.Dense, p *PackedLinearFP16) (*tensor.Dense, err
 	}
 	return float32Dense(linearOutShape(shape, p.n), y), nil
 }
+
+// N returns the number of output features.
+func (p *PackedLinearFP16) N() int { return p.n }
+
+// K returns the number of input features.
+func (p *PackedLinearFP16) K() int { return p.k }
