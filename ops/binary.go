@@ -13,26 +13,12 @@ import (
 // mul, add_scalar, mul_scalar, cat). Inputs are per-tensor quint8 or qint8
 // and are never modified.
 
-// broadcastShape returns the NumPy broadcast of two shapes.
+// broadcastShape returns the NumPy broadcast of two shapes
+// (qtensor.BroadcastShapes) with ops' error prefix.
 func broadcastShape(op string, a, b []int) ([]int, error) {
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := 0; i < n; i++ {
-		da, db := 1, 1
-		if j := len(a) - n + i; j >= 0 {
-			da = a[j]
-		}
-		if j := len(b) - n + i; j >= 0 {
-			db = b[j]
-		}
-		switch {
-		case da == db, db == 1:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		default:
-			return nil, fmt.Errorf("ops: %s: shapes %v and %v cannot be broadcast (dimension %d: %d vs %d)", op, a, b, i, da, db)
-		}
+	out, err := qtensor.BroadcastShapes(a, b)
+	if err != nil {
+		return nil, fmt.Errorf("ops: %s: %w", op, err)
 	}
 	return out, nil
 }

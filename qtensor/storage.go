@@ -114,12 +114,12 @@ func wrapDim(op string, dim, rank int) (int, error) {
 	return dim, nil
 }
 
-// broadcastShapes returns the NumPy-style broadcast of two shapes.
-func broadcastShapes(op string, a, b []int) ([]int, error) {
-	n := len(a)
-	if len(b) > n {
-		n = len(b)
-	}
+// BroadcastShapes returns the NumPy-style broadcast of two shapes (the rule
+// PyTorch's elementwise ops follow), or an error naming the first dimension
+// that does not broadcast. The error has no package prefix; callers add
+// their own.
+func BroadcastShapes(a, b []int) ([]int, error) {
+	n := max(len(a), len(b))
 	out := make([]int, n)
 	for i := 0; i < n; i++ {
 		da, db := 1, 1
@@ -130,15 +130,22 @@ func broadcastShapes(op string, a, b []int) ([]int, error) {
 			db = b[j]
 		}
 		switch {
-		case da == db:
+		case da == db, db == 1:
 			out[i] = da
 		case da == 1:
 			out[i] = db
-		case db == 1:
-			out[i] = da
 		default:
-			return nil, fmt.Errorf("qtensor: %s: shapes %v and %v cannot be broadcast (dimension %d: %d vs %d)", op, a, b, i, da, db)
+			return nil, fmt.Errorf("shapes %v and %v cannot be broadcast (dimension %d: %d vs %d)", a, b, i, da, db)
 		}
+	}
+	return out, nil
+}
+
+// broadcastShapes is BroadcastShapes with qtensor's error prefix.
+func broadcastShapes(op string, a, b []int) ([]int, error) {
+	out, err := BroadcastShapes(a, b)
+	if err != nil {
+		return nil, fmt.Errorf("qtensor: %s: %w", op, err)
 	}
 	return out, nil
 }
